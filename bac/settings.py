@@ -1,0 +1,257 @@
+"""Settings for Bac e-Services.
+
+Everything comes from environment variables. With none set, the embedded default runs:
+SQLite, local-memory cache, Celery tasks run eagerly in-process, files on local disk,
+keys generated on first start, SMS and e-mail printed on the console. Setting
+DATABASE_URL, REDIS_URL and CELERY_BROKER_URL switches to the production stack.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from .env import (
+    ConfigurationError,
+    check_broker_url,
+    check_redis_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SHARED_DATA_DIR = Path(env_str("BAC_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
+VAR_DIR = Path(env_str("BAC_VAR_DIR", str(BASE_DIR / "var")))
+KEYS_DIR = Path(env_str("BAC_KEYS_DIR", str(VAR_DIR / "keys")))
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _key_file(name: str, make) -> str:
+    """Read a key generated on first start, creating it (owner-only) if absent."""
+    KEYS_DIR.mkdir(parents=True, exist_ok=True)
+    path = KEYS_DIR / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
+
+
+_secret_file = env_str("SECRET_KEY_FILE")
+if env_str("SECRET_KEY"):
+    SECRET_KEY = env_str("SECRET_KEY")
+elif _secret_file:
+    try:
+        SECRET_KEY = Path(_secret_file).read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError("SECRET_KEY_FILE", f"cannot read {_secret_file}: {exc}") from None
+elif DEBUG:
+    SECRET_KEY = _key_file("secret_key", lambda: secrets.token_urlsafe(50))
+else:
+    raise ConfigurationError(
+        "SECRET_KEY",
+        "is required outside debug (set SECRET_KEY or SECRET_KEY_FILE, or DEBUG=true for a local demo)",
+    )
+if len(SECRET_KEY) < 32:
+    raise ConfigurationError("SECRET_KEY", "must be at least 32 characters long")
+
+# Fernet keys for identity documents at rest; the first encrypts, all decrypt (rotation).
+if env_str("DOCUMENT_KEYS"):
+    DOCUMENT_KEYS = env_list("DOCUMENT_KEYS", [])
+else:
+
+    def _fernet_key() -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+
+    DOCUMENT_KEYS = [_key_file("documents.key", _fernet_key)]
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "audit",
+    "exams",
+    "identity",
+    "candidates",
+    "notifications",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "bac.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bac.urls"
+WSGI_APPLICATION = "bac.wsgi.application"
+ASGI_APPLICATION = "bac.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite by default, PostgreSQL through DATABASE_URL.
+if env_str("DATABASE_URL"):
+    DATABASES = {"default": parse_database_url("DATABASE_URL", env_str("DATABASE_URL"))}
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache, sessions and rate limits: Redis through REDIS_URL, local memory otherwise.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    check_redis_url("REDIS_URL", REDIS_URL)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "bac"),
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Celery: eager in-process without a broker.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL:
+    check_broker_url("CELERY_BROKER_URL", CELERY_BROKER_URL)
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TIMEZONE = "Africa/Casablanca"
+
+# Files: local disk by default; STORAGE_BACKEND names another Django storage class.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # never served directly: documents go through authorised views
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": env_str("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Uploads.
+CNIE_UPLOAD_MAX_BYTES = env_int("CNIE_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+IMPORT_UPLOAD_MAX_BYTES = env_int("IMPORT_UPLOAD_MAX_BYTES", 150 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+
+# Notifications.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bac-eservices@localhost")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.sms.ConsoleSMSBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+
+# Authentication.
+AUTH_USER_MODEL = "identity.User"
+LOGIN_URL = "identity:sign_in"
+LOGIN_REDIRECT_URL = "portal:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300, minimum=30)
+SIGN_IN_MAX_FAILURES_PER_ACCOUNT = env_int("SIGN_IN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
+SIGN_IN_MAX_FAILURES_PER_ADDRESS = env_int("SIGN_IN_MAX_FAILURES_PER_ADDRESS", 30, minimum=1)
+SIGN_IN_LOCKOUT_SECONDS = env_int("SIGN_IN_LOCKOUT_SECONDS", 900, minimum=1)
+# Behind a trusted reverse proxy, the number of proxies whose X-Forwarded-For we believe.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# Internationalisation.
+LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "fr", ("ar", "fr", "en"))
+LANGUAGES = [("ar", _("Arabic")), ("fr", _("French")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Africa/Casablanca"
+USE_I18N = True
+USE_TZ = True
+LANGUAGE_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# Security.
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 4 * 3600, minimum=60)
+SESSION_COOKIE_NAME = "__Host-session" if SECURE_COOKIES else "session"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if SECURE_COOKIES else "csrftoken"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
