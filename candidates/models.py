@@ -163,3 +163,24 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 0 if self.status in (self.Status.PENDING, self.Status.RUNNING) else 100
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class IdentitySource(models.Model):
+    """What an identity source says about the candidate (the CNIE card, the identity provider,
+    the school's own records): evidence to compare with the file, never a silent overwrite."""
+
+    class Kind(models.TextChoices):
+        CNIE_CARD = "cnie_card", _("CNIE card")
+        MRZ = "mrz", _("Machine-readable zone of the CNIE")
+        IDENTITY_PROVIDER = "idp", _("National digital identity")
+        SCHOOL_RECORDS = "school", _("School records")
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="identity_sources")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    data = models.JSONField(default=dict)
+    captured_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "kind"], name="one_source_per_kind"),
+        ]

@@ -76,6 +76,7 @@ class TrackFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Track
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"T{n}")
     name_fr = factory.Sequence(lambda n: f"Filière {n}")
