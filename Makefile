@@ -1,0 +1,58 @@
+# Bac e-Services. `make demo` runs the system; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := DEBUG=true $(BIN)/python manage.py
+PG_URL ?= postgres://postgres@127.0.0.1:5432/bac
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/10
+
+.PHONY: demo install test test-pg test-browser lint format bench lock messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(MANAGE) migrate --noinput -v0
+	$(MANAGE) seed --candidates $${CANDIDATES:-2000}
+	@echo
+	@echo "Bac e-Services runs on http://127.0.0.1:8000/ (Ctrl-C to stop)."
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# The same suite against PostgreSQL and Redis on loopback.
+test-pg: $(STAMP)
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
+
+test-browser: $(STAMP)
+	$(BIN)/pytest -q -m browser $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python bench/import_candidates.py
+
+messages: $(STAMP)
+	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench
+	$(MANAGE) compilemessages --ignore=.venv
+
+lock: $(BIN)/python
+	$(BIN)/pip freeze --exclude-editable | grep -v '^bac-eservices' > constraints.txt
+
+clean:
+	rm -rf $(VENV) var staticfiles
