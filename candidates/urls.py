@@ -5,5 +5,9 @@ from . import views
 app_name = "candidates"
 urlpatterns = [
     path("candidates/", views.candidate_list, name="list"),
+    path("candidates/<int:pk>/", views.candidate_detail, name="detail"),
+    path("candidates/<int:pk>/edit/", views.candidate_edit, name="edit"),
+    path("candidates/<int:pk>/cnie/", views.cnie_view, name="cnie_view"),
+    path("candidates/<int:pk>/cnie/upload/", views.cnie_upload, name="cnie_upload"),
     path("imports/", views.import_upload, name="import"),
 ]

@@ -1,9 +1,27 @@
+import contextlib
+
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.core.management.base import CommandError
 
 from audit.models import AppendOnlyError, AuditEntry
 from audit.services import Change, record_changes, verify_chain
+
+
+@contextlib.contextmanager
+def tamper():
+    """Play an intruder with direct database access, who first disables the PostgreSQL trigger."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = origin")
+    else:
+        yield
 
 
 def _write(n, candidate=None):
@@ -37,8 +55,9 @@ def test_entries_cannot_be_changed_or_deleted_through_the_model(db):
 
 def test_it_reports_the_first_entry_whose_content_was_altered(db):
     _write(6)
-    AuditEntry.objects.filter(sequence=4).update(after={"phone": "forged"})
-    AuditEntry.objects.filter(sequence=5).update(reason="also forged")
+    with tamper():
+        AuditEntry.objects.filter(sequence=4).update(after={"phone": "forged"})
+        AuditEntry.objects.filter(sequence=5).update(reason="also forged")
     broken = verify_chain()
     assert broken.sequence == 4
     with pytest.raises(CommandError, match="entry 4"):
@@ -47,13 +66,15 @@ def test_it_reports_the_first_entry_whose_content_was_altered(db):
 
 def test_it_detects_a_removed_entry_in_the_middle(db):
     _write(5)
-    AuditEntry.objects.filter(sequence=3)._raw_delete(AuditEntry.objects.db)
+    with tamper():
+        AuditEntry.objects.filter(sequence=3)._raw_delete(AuditEntry.objects.db)
     assert verify_chain().sequence == 3
 
 
 def test_it_detects_entries_removed_at_the_end(db):
     _write(5)
-    AuditEntry.objects.filter(sequence__gte=4)._raw_delete(AuditEntry.objects.db)
+    with tamper():
+        AuditEntry.objects.filter(sequence__gte=4)._raw_delete(AuditEntry.objects.db)
     assert verify_chain().sequence == 4
 
 
@@ -65,5 +86,16 @@ def test_a_rehashed_entry_still_breaks_the_link_to_the_next(db):
     entry = AuditEntry.objects.get(sequence=2)
     entry.after = {"phone": "forged"}
     forged_hash = entry_hash(entry.previous_hash, _content(entry))
-    AuditEntry.objects.filter(sequence=2).update(after=entry.after, entry_hash=forged_hash)
+    with tamper():
+        AuditEntry.objects.filter(sequence=2).update(after=entry.after, entry_hash=forged_hash)
     assert verify_chain().sequence == 3
+
+
+def test_postgresql_itself_refuses_to_rewrite_an_entry(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL")
+    from django.db import DatabaseError
+
+    _write(1)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.update(reason="rewritten")
