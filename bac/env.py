@@ -65,7 +65,9 @@ def env_list(name: str, default: list[str], environ: dict | None = None) -> list
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def env_choice(name: str, default: str, choices: tuple[str, ...], environ: dict | None = None) -> str:
+def env_choice(
+    name: str, default: str, choices: tuple[str, ...], environ: dict | None = None
+) -> str:
     environ = os.environ if environ is None else environ
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -80,7 +82,9 @@ def parse_database_url(name: str, url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
         if not parsed.path.strip("/"):
-            raise ConfigurationError(name, "a PostgreSQL URL must name the database, e.g. postgres://user@host:5432/bac")
+            raise ConfigurationError(
+                name, "a PostgreSQL URL must name the database, e.g. postgres://user@host:5432/bac"
+            )
         try:
             port = parsed.port
         except ValueError:
@@ -102,7 +106,9 @@ def parse_database_url(name: str, url: str) -> dict:
         elif path.startswith("/"):
             path = path[1:]
         if not path:
-            raise ConfigurationError(name, "a SQLite URL must name the file, e.g. sqlite:///var/db.sqlite3")
+            raise ConfigurationError(
+                name, "a SQLite URL must name the file, e.g. sqlite:///var/db.sqlite3"
+            )
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
     raise ConfigurationError(
         name, f"unsupported scheme {parsed.scheme!r}: use postgres://… or sqlite:///…"

@@ -8,7 +8,9 @@ from typing import TextIO
 
 
 class ProgressBar:
-    def __init__(self, total: int, label: str = "", stream: TextIO | None = None, enabled: bool | None = None):
+    def __init__(
+        self, total: int, label: str = "", stream: TextIO | None = None, enabled: bool | None = None
+    ):
         self.total = max(total, 1)
         self.label = label
         self.stream = stream or sys.stderr

@@ -33,9 +33,13 @@ DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PDF_INFLATED_BYTES = 64 * 1024 * 1024
 
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_PDF_FORBIDDEN = re.compile(rb"/(JavaScript|JS|Launch)(?=[\s/<>\[\]()%{}]|$)")
+_PDF_FORBIDDEN = re.compile(
+    rb"/(?:JavaScript|Launch)(?=[\s/<>\[\]()%{}]|$)"
+    rb"|/JS(?:\s|%[^\r\n]*[\r\n])*(?:[(<]|\d+\s+\d+\s+R)"
+)
+_PDF_FORBIDDEN_ACTIONS = re.compile(rb"/(?:JavaScript|Launch)(?=[\s/<>\[\]()%{}]|$)")
 _PDF_ENCRYPT = re.compile(rb"/Encrypt(?=[\s/<>\[\]()%{}]|$)")
-_PDF_STREAM = re.compile(rb"stream\r?\n")
+_PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 
 
 @dataclass
@@ -88,42 +92,53 @@ def _unescape_names(data: bytes) -> bytes:
     return _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
-def _inflated_streams(data: bytes, budget: int) -> list[bytes]:
-    """Every stream that inflates with zlib (FlateDecode, e.g. object streams), within budget."""
-    out: list[bytes] = []
+def _inflated_streams(data: bytes, budget: int) -> list[tuple[bytes, bool]]:
+    """Every stream that inflates with zlib, with whether it says it is an object stream
+    (where whole dictionaries can hide). The inflated total is bounded by `budget`."""
+    found: list[tuple[bytes, bool]] = []
     for match in _PDF_STREAM.finditer(data):
-        start = match.end()
-        end = data.find(b"endstream", start)
-        if end < 0:
-            break
-        inflater = zlib.decompressobj()
+        header = data[max(0, match.start() - 4096) : match.start()]
+        is_object_stream = b"/ObjStm" in _unescape_names(header[max(0, header.rfind(b"obj")) :])
+        end = data.find(b"endstream", match.end())
+        body = data[match.end() : end if end >= 0 else len(data)]
         try:
-            chunk = inflater.decompress(data[start:end], budget + 1)
+            chunk = zlib.decompressobj().decompress(body, budget + 1)
         except zlib.error:
+            if is_object_stream:
+                # An object stream we cannot read could hide anything.
+                raise DocumentRejected("pdf_damaged") from None
             continue
         if len(chunk) > budget:
             raise DocumentRejected("pdf_too_complex")
         budget -= len(chunk)
-        out.append(chunk)
-    return out
+        found.append((chunk, is_object_stream))
+    return found
 
 
 def check_pdf(data: bytes, max_inflated: int = MAX_PDF_INFLATED_BYTES) -> None:
     """Refuse a PDF that is not one, is encrypted, or carries JavaScript or a launch action,
-    whether in plain objects or inside compressed object streams."""
+    whether in plain objects or inside compressed streams.
+
+    The whole file is scanned, stream bodies included: a parser that skipped "streams" could
+    be fooled into skipping objects. Then every compressed stream is inflated and scanned:
+    object streams for all the patterns, other streams (e.g. image pixels, where short
+    patterns could match by chance) for /JavaScript and /Launch, which every script or launch
+    action must name.
+    """
     if not data.startswith(b"%PDF-"):
         raise DocumentRejected("unsupported_type")
-    for part in (data, *_inflated_streams(data, max_inflated)):
-        names = _unescape_names(part)
-        if _PDF_FORBIDDEN.search(names):
+    names = _unescape_names(data)
+    if _PDF_ENCRYPT.search(names):
+        raise DocumentRejected("pdf_encrypted")
+    if _PDF_FORBIDDEN.search(names):
+        raise DocumentRejected("pdf_active_content")
+    for chunk, is_object_stream in _inflated_streams(data, max_inflated):
+        pattern = _PDF_FORBIDDEN if is_object_stream else _PDF_FORBIDDEN_ACTIONS
+        if pattern.search(_unescape_names(chunk)):
             raise DocumentRejected("pdf_active_content")
-        if part is data and _PDF_ENCRYPT.search(names):
-            raise DocumentRejected("pdf_encrypted")
 
 
-def validate_document(
-    data: bytes, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> str:
+def validate_document(data: bytes, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
     """Check an upload and return its content type, or raise DocumentRejected."""
     if not data:
         raise DocumentRejected("empty")

@@ -30,7 +30,7 @@ from identity.access import scope_candidates
 
 from . import documents
 from .identifiers import normalize_cnie, normalize_massar
-from .models import AUDITED_FIELDS, Candidate, CnieDocument, DocumentAccess
+from .models import AUDITED_FIELDS, Candidate, CnieDocument, DocumentAccess, IdentitySource
 
 # Foreign keys among the audited fields, as the forms name them.
 _FOREIGN_KEYS = {"school": "school_id", "track": "track_id"}
@@ -51,7 +51,9 @@ def client_address(request: HttpRequest) -> str | None:
     candidate = request.META.get("REMOTE_ADDR")
     proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     if proxies:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        hops = [
+            h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()
+        ]
         if len(hops) >= proxies:
             candidate = hops[-proxies]
     try:
@@ -71,7 +73,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list[: self.cap + 1].count()
+        # values("pk") leaves out the select_related joins and unused annotations.
+        counted = self.object_list.values("pk")[: self.cap + 1].count()
         self.capped = counted > self.cap
         return min(counted, self.cap)
 
@@ -83,6 +86,7 @@ class CandidateFilters:
     query: str = ""
     session_id: int | None = None
     school_id: int | None = None
+    school_code: str = ""
     track_id: int | None = None
     candidate_type: str = ""
     has_cnie_copy: bool | None = None
@@ -102,14 +106,21 @@ def search_condition(query: str) -> Q:
     condition = Q()
     if folded[:1].isalpha() and folded[:1].isascii() and folded[1:].isdigit():
         condition |= Q(massar_code__startswith=folded)
-    if len(folded) <= 8 and folded.isascii() and folded.isalnum() and any(c.isdigit() for c in folded):
+    if (
+        len(folded) <= 8
+        and folded.isascii()
+        and folded.isalnum()
+        and any(c.isdigit() for c in folded)
+    ):
         condition |= Q(cnie_number__startswith=normalize_cnie(text))
     if condition:
         return condition
     if any("\u0600" <= char <= "\u06ff" for char in text):
         return Q(last_name_ar__startswith=text) | Q(first_name_ar__startswith=text)
     for variant in _latin_variants(text):
-        condition |= Q(last_name_latin__startswith=variant) | Q(first_name_latin__startswith=variant)
+        condition |= Q(last_name_latin__startswith=variant) | Q(
+            first_name_latin__startswith=variant
+        )
     return condition
 
 
@@ -127,6 +138,10 @@ def candidate_list_queryset(user, filters: CandidateFilters) -> QuerySet:
         queryset = queryset.filter(session_id=filters.session_id)
     if filters.school_id:
         queryset = queryset.filter(school_id=filters.school_id)
+    if filters.school_code:
+        queryset = queryset.filter(
+            school__code__in={filters.school_code, filters.school_code.upper()}
+        )
     if filters.track_id:
         queryset = queryset.filter(track_id=filters.track_id)
     if filters.candidate_type:
@@ -212,21 +227,28 @@ class DocumentUnavailable(Exception):
 
 REJECTION_MESSAGES = {
     "empty": lambda p: _("The file is empty."),
-    "too_large": lambda p: _("The file is larger than %(limit)s. Scan the card at a lower resolution.")
-    % {"limit": _format_size(p["max_bytes"])},
+    "too_large": lambda p: (
+        _("The file is larger than %(limit)s. Scan the card at a lower resolution.")
+        % {"limit": _format_size(p["max_bytes"])}
+    ),
     "unsupported_type": lambda p: _(
         "Only a JPEG or PNG photo or a PDF scan of the card is accepted. This file is none of these."
     ),
     "damaged_image": lambda p: _("The image is damaged or incomplete and cannot be opened."),
-    "too_many_pixels": lambda p: _(
-        "The image has too many pixels (more than %(limit)s million). Scan at a lower resolution."
-    )
-    % {"limit": int(p["max_pixels"]) // 1_000_000},
+    "too_many_pixels": lambda p: (
+        _(
+            "The image has too many pixels (more than %(limit)s million). Scan at a lower resolution."
+        )
+        % {"limit": int(p["max_pixels"]) // 1_000_000}
+    ),
     "pdf_active_content": lambda p: _(
         "The PDF contains JavaScript or an action that launches a program. Such files are refused: "
         "scan the card again or export it as a plain image."
     ),
-    "pdf_encrypted": lambda p: _("The PDF is password-protected or encrypted. Upload an unprotected scan."),
+    "pdf_encrypted": lambda p: _(
+        "The PDF is password-protected or encrypted. Upload an unprotected scan."
+    ),
+    "pdf_damaged": lambda p: _("The PDF is damaged and cannot be checked."),
     "pdf_too_complex": lambda p: _("The PDF is too large once decompressed. Upload a simple scan."),
 }
 
@@ -365,15 +387,26 @@ def _field_labels() -> dict[str, str]:
     return labels
 
 
+def _action_labels() -> dict[str, str]:
+    return {
+        "candidate.update": _("File edited"),
+        "import.create": _("File created by an import"),
+        "import.update": _("File updated by an import"),
+        "cnie_copy.upload": _("CNIE copy uploaded"),
+    }
+
+
 @dataclass
 class AuditRow:
     entry: AuditEntry
+    action_label: str
     changes: list[tuple[str, Any, Any]]
 
 
 def audit_history(candidate: Candidate, limit: int = 200) -> list[AuditRow]:
     """The file's audit entries, newest first, each with (field label, before, after) rows."""
     labels = _field_labels()
+    actions = _action_labels()
     entries = AuditEntry.objects.filter(candidate_id=candidate.pk).order_by("-sequence")[:limit]
     rows = []
     for entry in entries:
@@ -381,10 +414,26 @@ def audit_history(candidate: Candidate, limit: int = 200) -> list[AuditRow]:
         rows.append(
             AuditRow(
                 entry,
+                actions.get(entry.action, entry.action),
                 [(labels.get(k, k), entry.before.get(k, ""), entry.after.get(k, "")) for k in keys],
             )
         )
     return rows
+
+
+@dataclass
+class SourceRow:
+    source: IdentitySource
+    values: list[tuple[str, Any]]
+
+
+def identity_sources(candidate: Candidate) -> list[SourceRow]:
+    """What each identity source says, with the file's field labels where the keys match."""
+    labels = {name.removesuffix("_id"): label for name, label in _field_labels().items()}
+    return [
+        SourceRow(source, [(labels.get(k, k), v) for k, v in source.data.items()])
+        for source in IdentitySource.objects.filter(candidate_id=candidate.pk).order_by("kind")
+    ]
 
 
 def document_accesses(candidate: Candidate, limit: int = 200) -> QuerySet:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core import validators
 from django.utils.translation import gettext_lazy as _
 
 from exams.models import CandidateType, ExamSession, School, Track
@@ -38,7 +39,10 @@ class CandidateFilterForm(forms.Form):
     )
     session = forms.ChoiceField(label=_("Session"), required=False)
     school = forms.ModelChoiceField(
-        label=_("School"), queryset=School.objects.none(), required=False, empty_label=_("All schools")
+        label=_("School"),
+        queryset=School.objects.none(),
+        required=False,
+        empty_label=_("All schools"),
     )
     track = forms.ModelChoiceField(
         label=_("Track"), queryset=Track.objects.all(), required=False, empty_label=_("All tracks")
@@ -65,8 +69,15 @@ class CandidateFilterForm(forms.Form):
         self.fields["session"].initial = default_session
         if user.role == Role.SCHOOL:
             del self.fields["school"]
+        elif user.role == Role.MINISTRY:
+            # ~1,800 schools nationally: a code box rather than a huge list.
+            self.fields["school"] = forms.CharField(
+                label=_("School code"), required=False, max_length=16
+            )
         else:
-            self.fields["school"].queryset = scope_schools(user, School.objects.only("pk", "code", "name_fr"))
+            self.fields["school"].queryset = scope_schools(
+                user, School.objects.only("pk", "code", "name_fr")
+            )
 
     def filters(self) -> CandidateFilters:
         """The filters to apply; an invalid form falls back to the defaults."""
@@ -76,7 +87,8 @@ class CandidateFilterForm(forms.Form):
         return CandidateFilters(
             query=data.get("q", ""),
             session_id=None if session == ALL_SESSIONS else int(session),
-            school_id=data["school"].pk if data.get("school") else None,
+            school_id=data["school"].pk if isinstance(data.get("school"), School) else None,
+            school_code=data["school"].strip() if isinstance(data.get("school"), str) else "",
             track_id=data["track"].pk if data.get("track") else None,
             candidate_type=data.get("candidate_type", ""),
             has_cnie_copy={"yes": True, "no": False}.get(cnie),
@@ -132,6 +144,16 @@ class CandidateFileForm(forms.ModelForm):
             "nationality": _("Three-letter country code, e.g. MAR."),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # People type identifiers with spaces and dashes; the length is checked once normalised.
+        for name in ("massar_code", "cnie_number", "phone"):
+            field = self.fields[name]
+            field.max_length = field.widget.attrs["maxlength"] = 32
+            field.validators = [
+                v for v in field.validators if not isinstance(v, validators.MaxLengthValidator)
+            ]
+
     def clean_massar_code(self) -> str:
         value = normalize_massar(self.cleaned_data["massar_code"])
         if not is_valid_massar(value):
@@ -165,14 +187,17 @@ class CandidateFileForm(forms.ModelForm):
         value = normalize_phone(raw)
         if value is None:
             raise forms.ValidationError(
-                _("Enter a Moroccan mobile number, e.g. 0612345678 or +212612345678."), code="invalid"
+                _("Enter a Moroccan mobile number, e.g. 0612345678 or +212612345678."),
+                code="invalid",
             )
         return value
 
     def clean_nationality(self) -> str:
         value = (self.cleaned_data.get("nationality") or "").strip().upper()
         if len(value) != 3 or not value.isascii() or not value.isalpha():
-            raise forms.ValidationError(_("Use the three-letter country code, e.g. MAR."), code="invalid")
+            raise forms.ValidationError(
+                _("Use the three-letter country code, e.g. MAR."), code="invalid"
+            )
         return value
 
     def file_values(self) -> dict[str, Any]:

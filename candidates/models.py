@@ -15,7 +15,9 @@ class Sex(models.TextChoices):
 class Candidate(models.Model):
     """A candidate's file for one exam session."""
 
-    session = models.ForeignKey("exams.ExamSession", on_delete=models.PROTECT, related_name="candidates")
+    session = models.ForeignKey(
+        "exams.ExamSession", on_delete=models.PROTECT, related_name="candidates"
+    )
     massar_code = models.CharField(_("Massar code"), max_length=10)
     cnie_number = models.CharField(_("CNIE number"), max_length=8, blank=True)
     last_name_latin = models.CharField(_("family name (Latin)"), max_length=80)
@@ -30,7 +32,10 @@ class Candidate(models.Model):
     school = models.ForeignKey("exams.School", on_delete=models.PROTECT, related_name="candidates")
     track = models.ForeignKey("exams.Track", on_delete=models.PROTECT, related_name="candidates")
     candidate_type = models.CharField(
-        _("candidate type"), max_length=8, choices=CandidateType.choices, default=CandidateType.SCHOOL
+        _("candidate type"),
+        max_length=8,
+        choices=CandidateType.choices,
+        default=CandidateType.SCHOOL,
     )
     phone = models.CharField(_("phone"), max_length=16, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -50,10 +55,30 @@ class Candidate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "massar_code"], name="one_file_per_session"),
         ]
+        # Pattern-ops indexes serve the back office's prefix searches on PostgreSQL whatever
+        # the database collation (other databases ignore opclasses).
         indexes = [
             models.Index(fields=["session", "school", "massar_code"]),
-            models.Index(fields=["cnie_number"]),
-            models.Index(fields=["last_name_latin"]),
+            models.Index(
+                fields=["massar_code"],
+                name="candidate_massar_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["cnie_number"],
+                name="candidate_cnie_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["last_name_latin"],
+                name="candidate_family_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["last_name_ar"],
+                name="candidate_family_ar_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
         verbose_name = _("candidate")
         verbose_name_plural = _("candidates")
@@ -90,7 +115,9 @@ AUDITED_FIELDS = (
 class CnieDocument(models.Model):
     """A copy of a candidate's CNIE, encrypted at rest. Uploads replace; old copies are kept."""
 
-    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="cnie_documents")
+    candidate = models.ForeignKey(
+        Candidate, on_delete=models.CASCADE, related_name="cnie_documents"
+    )
     content_type = models.CharField(max_length=40)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -105,9 +132,15 @@ class CnieDocument(models.Model):
         ordering = ["-uploaded_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["candidate"], condition=models.Q(is_current=True), name="one_current_cnie_copy"
+                fields=["candidate"],
+                condition=models.Q(is_current=True),
+                name="one_current_cnie_copy",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"CNIE copy of candidate {self.candidate_id} ({self.content_type})"
+
 
 
 class DocumentAccess(models.Model):
@@ -118,7 +151,9 @@ class DocumentAccess(models.Model):
         VIEW = "view", _("Viewed")
 
     document = models.ForeignKey(CnieDocument, on_delete=models.CASCADE, related_name="accesses")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     user_label = models.CharField(max_length=150)
     action = models.CharField(max_length=8, choices=Action.choices)
     address = models.GenericIPAddressField(null=True, blank=True)
@@ -126,6 +161,10 @@ class DocumentAccess(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} of document {self.document_id} by {self.user_label}"
+
 
 
 class ImportJob(models.Model):
@@ -139,7 +178,9 @@ class ImportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     session = models.ForeignKey("exams.ExamSession", on_delete=models.PROTECT, related_name="+")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     original_name = models.CharField(max_length=255)
     stored_file = models.CharField(max_length=255)
     keep_valid_rows = models.BooleanField(default=False)
@@ -164,6 +205,10 @@ class ImportJob(models.Model):
             return 0 if self.status in (self.Status.PENDING, self.Status.RUNNING) else 100
         return min(100, round(100 * self.processed_rows / self.total_rows))
 
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.original_name})"
+
+
 
 class IdentitySource(models.Model):
     """What an identity source says about the candidate (the CNIE card, the identity provider,
@@ -175,7 +220,9 @@ class IdentitySource(models.Model):
         IDENTITY_PROVIDER = "idp", _("National digital identity")
         SCHOOL_RECORDS = "school", _("School records")
 
-    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="identity_sources")
+    candidate = models.ForeignKey(
+        Candidate, on_delete=models.CASCADE, related_name="identity_sources"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     data = models.JSONField(default=dict)
     captured_at = models.DateTimeField(auto_now_add=True)
@@ -184,3 +231,6 @@ class IdentitySource(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["candidate", "kind"], name="one_source_per_kind"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for candidate {self.candidate_id}"

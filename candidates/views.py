@@ -48,7 +48,9 @@ def candidate_detail(request: HttpRequest, pk: int) -> HttpResponse:
     candidate = candidate_in_scope(
         request.user,
         pk,
-        Candidate.objects.select_related("session", "school__directorate__academy", "track", "user"),
+        Candidate.objects.select_related(
+            "session", "school__directorate__academy", "track", "user"
+        ),
     )
     copies = list(
         CnieDocument.objects.filter(candidate=candidate).select_related("uploaded_by")[:20]
@@ -60,7 +62,7 @@ def candidate_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "candidate": candidate,
             "current_copy": next((c for c in copies if c.is_current), None),
             "copies": copies,
-            "sources": list(candidate.identity_sources.all()),
+            "sources": file_services.identity_sources(candidate),
             "history": file_services.audit_history(candidate),
             "accesses": file_services.document_accesses(candidate),
             "upload_form": CnieUploadForm(),
@@ -103,7 +105,10 @@ def cnie_upload(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("candidates:detail", pk=candidate.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "candidates/cnie_upload.html", {"candidate": candidate, "form": form}, status=status
+        request,
+        "candidates/cnie_upload.html",
+        {"candidate": candidate, "form": form},
+        status=status,
     )
 
 

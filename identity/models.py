@@ -120,7 +120,6 @@ class SignInEvent(models.Model):
         BAD_PASSWORD = "bad_password", _("Wrong username or password")
         LOCKED = "locked", _("Refused: too many failures")
         NO_CHANNEL = "no_channel", _("No phone or e-mail to send a code to")
-        CODE_SENT = "code_sent", _("One-time code sent")
         BAD_CODE = "bad_code", _("Wrong one-time code")
         CODE_EXPIRED = "code_expired", _("Expired or used one-time code")
         CODE_EXHAUSTED = "code_exhausted", _("Too many attempts on one code")

@@ -7,12 +7,13 @@ every key decrypts), so a copy of the database alone does not let anyone mint co
 from __future__ import annotations
 
 import hmac
-import time
+from dataclasses import dataclass
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -67,7 +68,8 @@ def qr_svg(uri: str, title: str) -> SafeString:
 
 
 def current_step(at: float | None = None) -> int:
-    return int((time.time() if at is None else at) // STEP_SECONDS)
+    # Read through django.utils.timezone so that tests can move one clock for everything.
+    return int((timezone.now().timestamp() if at is None else at) // STEP_SECONDS)
 
 
 def code_at_step(secret: str, step: int) -> str:
@@ -78,33 +80,32 @@ def current_code(secret: str, at: float | None = None) -> str:
     return code_at_step(secret, current_step(at))
 
 
-def matching_step(secret: str, code: str, last_used_step: int | None, at: float | None = None) -> int | None:
-    """The time-step `code` belongs to, within the window and after `last_used_step`; else None.
+@dataclass(frozen=True)
+class Check:
+    step: int | None  # the accepted time-step, None when the code is refused
+    replayed: bool  # the code was right but its step has already been used
+
+
+def check_code(
+    secret: str, code: str, last_used_step: int | None, at: float | None = None
+) -> Check:
+    """Check `code` against the steps of the window, refusing steps already used.
 
     Steps at or before the last used one are never accepted, which makes every code single-use
     and also refuses an older code once a newer one has been used.
     """
     code = code.strip()
     if len(code) != DIGITS or not code.isdigit():
-        return None
+        return Check(None, False)
     now_step = current_step(at)
-    found = None
-    for step in range(now_step - VALID_WINDOW, now_step + VALID_WINDOW + 1):
-        # Compare against every step in the window, in constant time, so that timing does not
-        # reveal which one matched.
-        if hmac.compare_digest(code_at_step(secret, step), code) and found is None:
-            found = step
-    if found is None or (last_used_step is not None and found <= last_used_step):
-        return None
-    return found
-
-
-def is_replay(secret: str, code: str, last_used_step: int | None, at: float | None = None) -> bool:
-    """Whether `code` is a valid code of an already used step (to tell the user why it failed)."""
-    if last_used_step is None:
-        return False
-    now_step = current_step(at)
-    return any(
-        hmac.compare_digest(code_at_step(secret, step), code.strip())
-        for step in range(now_step - VALID_WINDOW, min(now_step + VALID_WINDOW, last_used_step) + 1)
-    )
+    # Every step of the window is computed and compared in constant time, so that the response
+    # time does not tell which step matched.
+    matches = [
+        step
+        for step in range(now_step - VALID_WINDOW, now_step + VALID_WINDOW + 1)
+        if hmac.compare_digest(code_at_step(secret, step), code)
+    ]
+    fresh = [step for step in matches if last_used_step is None or step > last_used_step]
+    if fresh:
+        return Check(fresh[0], False)
+    return Check(None, bool(matches))

@@ -25,12 +25,37 @@ class ServiceCard:
 
 # The candidate's services in the order of the mission. `built` turns True as each lands.
 CANDIDATE_SERVICES = (
-    (WindowKind.VERIFICATION, _("Verify my data"), _("Check the data on your file and report errors."), False),
-    (WindowKind.CONVOCATION, _("Exam convocation"), _("Download your convocation once your data is verified."), False),
-    (WindowKind.RESULTS, _("Bac results"), _("See your results as soon as they are published."), False),
-    (WindowKind.COMPLAINTS, _("Complaints"), _("Report a material error in the grading of a national exam subject."), False),
+    (
+        WindowKind.VERIFICATION,
+        _("Verify my data"),
+        _("Check the data on your file and report errors."),
+        False,
+    ),
+    (
+        WindowKind.CONVOCATION,
+        _("Exam convocation"),
+        _("Download your convocation once your data is verified."),
+        False,
+    ),
+    (
+        WindowKind.RESULTS,
+        _("Bac results"),
+        _("See your results as soon as they are published."),
+        False,
+    ),
+    (
+        WindowKind.COMPLAINTS,
+        _("Complaints"),
+        _("Report a material error in the grading of a national exam subject."),
+        False,
+    ),
     (WindowKind.SCHOLARSHIP, _("Scholarship"), _("Apply for a post-bac grant."), False),
-    (WindowKind.DIPLOMA, _("Digital diploma"), _("Consult, download and share your diploma."), False),
+    (
+        WindowKind.DIPLOMA,
+        _("Digital diploma"),
+        _("Consult, download and share your diploma."),
+        False,
+    ),
 )
 
 

@@ -89,10 +89,16 @@ class TrackFactory(factory.django.DjangoModelFactory):
         math = SubjectFactory(code="MATH", name_fr="Mathématiques", name_ar="الرياضيات")
         fr = SubjectFactory(code="FR", name_fr="Français", name_ar="الفرنسية")
         TrackSubject.objects.get_or_create(
-            track=self, subject=math, component=Component.NATIONAL, defaults={"coefficient": Decimal("7")}
+            track=self,
+            subject=math,
+            component=Component.NATIONAL,
+            defaults={"coefficient": Decimal("7")},
         )
         TrackSubject.objects.get_or_create(
-            track=self, subject=fr, component=Component.REGIONAL, defaults={"coefficient": Decimal("4")}
+            track=self,
+            subject=fr,
+            component=Component.REGIONAL,
+            defaults={"coefficient": Decimal("4")},
         )
 
 

@@ -2,8 +2,8 @@ import contextlib
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
 from django.core.management.base import CommandError
+from django.db import connection, transaction
 
 from audit.models import AppendOnlyError, AuditEntry
 from audit.services import Change, record_changes, verify_chain
@@ -28,8 +28,15 @@ def _write(n, candidate=None):
     record_changes(
         None,
         [
-            Change("update", "candidate", str(i), {"phone": f"old{i}"}, {"phone": f"new{i}"}, "test",
-                   candidate.pk if candidate else None)
+            Change(
+                "update",
+                "candidate",
+                str(i),
+                {"phone": f"old{i}"},
+                {"phone": f"new{i}"},
+                "test",
+                candidate.pk if candidate else None,
+            )
             for i in range(n)
         ],
     )

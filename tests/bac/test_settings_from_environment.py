@@ -14,7 +14,9 @@ from bac.env import (
 )
 
 
-@pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("Off", False), ("no", False)])
+@pytest.mark.parametrize(
+    "raw, expected", [("true", True), ("1", True), ("Off", False), ("no", False)]
+)
 def test_it_reads_booleans_strictly(raw, expected):
     assert env_bool("DEBUG", False, {"DEBUG": raw}) is expected
 
@@ -31,7 +33,9 @@ def test_it_refuses_a_number_that_is_not_one():
 
 
 def test_it_parses_a_postgresql_url():
-    db = parse_database_url("DATABASE_URL", "postgres://bac:s%40cret@db.internal:6432/bac?sslmode=require")
+    db = parse_database_url(
+        "DATABASE_URL", "postgres://bac:s%40cret@db.internal:6432/bac?sslmode=require"
+    )
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "bac",
@@ -65,11 +69,19 @@ def test_it_refuses_a_redis_or_broker_url_of_another_kind():
 
 
 def _start(env: dict) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL")
+    }
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "bac.settings"
     return subprocess.run(
-        [sys.executable, "manage.py", "check"], env=clean, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "check"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -36,14 +36,18 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def chromium_browser():
     if not os.path.exists(CHROMIUM):
-        message = f"Chromium not found at {CHROMIUM}: install Debian's chromium to run browser tests"
+        message = (
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium to run browser tests"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message + " (required under CI=true)")
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield browser
         browser.close()
 
@@ -81,5 +85,7 @@ def assert_accessible(page, context: str = "") -> None:
         if v.get("impact") in ("serious", "critical")
     ]
     assert not bad, f"{context} {page.url}: " + "; ".join(bad)
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 1, f"{context} {page.url}: the page scrolls sideways by {overflow}px"

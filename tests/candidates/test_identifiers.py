@@ -49,7 +49,13 @@ def test_cnie_numbers_with_a_space_or_hyphen_normalise(number):
 
 @given(st.text(max_size=12))
 def test_validity_means_the_exact_shape(text):
-    massar_shape = len(text) == 10 and text[0].isascii() and text[0].isupper() and text[1:].isascii() and text[1:].isdigit()
+    massar_shape = (
+        len(text) == 10
+        and text[0].isascii()
+        and text[0].isupper()
+        and text[1:].isascii()
+        and text[1:].isdigit()
+    )
     assert is_valid_massar(text) == massar_shape
 
 
@@ -62,7 +68,9 @@ def test_full_width_digits_from_office_software_normalise_to_ascii():
     assert normalize_massar("Ｒ１３００４６８５２") == "R130046852"
 
 
-@given(st.text("0123456789", min_size=8, max_size=8), st.sampled_from(["06", "07", "+2126", "002127"]))
+@given(
+    st.text("0123456789", min_size=8, max_size=8), st.sampled_from(["06", "07", "+2126", "002127"])
+)
 def test_moroccan_mobile_numbers_normalise_to_international_form(rest, prefix):
     result = normalize_phone(prefix + rest)
     assert result is not None and result.startswith("+212") and len(result) == 13

@@ -12,7 +12,9 @@ def test_load_structure_loads_the_twelve_academies_and_is_idempotent(db):
     assert rsk.name_ar == "الرباط سلا القنيطرة"
     assert Directorate.objects.filter(academy=rsk, name_fr="Salé").exists()
     sp = Track.objects.get(code="SP")
-    national = {ts.subject.code: int(ts.coefficient) for ts in sp.subjects.filter(component="national")}
+    national = {
+        ts.subject.code: int(ts.coefficient) for ts in sp.subjects.filter(component="national")
+    }
     assert national == {"MATH": 7, "PC": 7, "SVT": 5, "ANG": 2, "PHILO": 2}
     assert TrackSubject.objects.filter(track=sp, component="regional").count() == 4
 

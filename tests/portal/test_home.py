@@ -13,7 +13,9 @@ def test_anonymous_visitor_sees_the_landing_page_with_sign_in(client, db):
 
 def test_candidate_home_lists_every_service_with_its_window(client_for, candidate_a):
     opens = timezone.now() + datetime.timedelta(days=3)
-    SessionWindowFactory(session=candidate_a.session, kind="results", opens_at=opens, closes_at=None)
+    SessionWindowFactory(
+        session=candidate_a.session, kind="results", opens_at=opens, closes_at=None
+    )
     response = client_for(candidate_a.user).get("/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     html = response.content.decode()
@@ -39,8 +41,30 @@ def test_home_page_is_served_with_a_strict_content_security_policy(client, db):
 def test_candidate_sees_only_the_history_of_their_own_file(client_for, candidate_a, candidate_b):
     from audit.services import Change, record_change
 
-    record_change(None, Change("update", "candidate", candidate_a.pk, {"phone": "1"}, {"phone": "2"}, "a", candidate_a.pk))
-    record_change(None, Change("update", "candidate", candidate_b.pk, {"email": "x"}, {"email": "secret-b"}, "b", candidate_b.pk))
+    record_change(
+        None,
+        Change(
+            "update",
+            "candidate",
+            candidate_a.pk,
+            {"phone": "1"},
+            {"phone": "2"},
+            "a",
+            candidate_a.pk,
+        ),
+    )
+    record_change(
+        None,
+        Change(
+            "update",
+            "candidate",
+            candidate_b.pk,
+            {"email": "x"},
+            {"email": "secret-b"},
+            "b",
+            candidate_b.pk,
+        ),
+    )
     html = client_for(candidate_a.user).get("/my-file/history/").content.decode()
     assert "secret-b" not in html
     assert "phone" in html

@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 f"({created} new) in {len(schools)} schools."
             )
         )
-        self.stdout.write("\nSign-ins to try (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nSign-ins to try (password for all: {DEMO_PASSWORD}):")
         for line in accounts:
             self.stdout.write(f"  {line}")
 

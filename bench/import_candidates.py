@@ -1,0 +1,266 @@
+"""Benchmark: import N synthetic candidates into PostgreSQL, against a bare COPY of the same rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/import_candidates.py [--rows 500000]
+
+DATABASE_URL names the server (and a database to connect to for administration); the run
+happens in a throw-away database (`bac_bench` by default) that is dropped and recreated, then
+migrated. It times, in one run on the same server:
+
+1. `candidates.services.import_candidates` on the CSV, as an upload would run it (validation,
+   existence lookups, creation, one audit entry per file, all in one transaction);
+2. PostgreSQL `COPY ... FROM STDIN (FORMAT csv)` of the same bytes into a plain table with the
+   same columns and no constraints, indexes or audit: the floor any import can approach;
+3. a second import of the same file, which must change nothing.
+
+Target (DESIGN §6): 500,000 rows validated and stored in under 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bac.settings")
+os.environ.setdefault("DEBUG", "true")
+
+TARGET_SECONDS = 60.0
+SCHOOLS_PER_DIRECTORATE = 3
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument(
+        "--database", default="bac_bench", help="the throw-away database to (re)create"
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument(
+        "--verify-chain", action="store_true", help="also verify the audit hash chain (slow)"
+    )
+    return parser.parse_args()
+
+
+def _recreate_database(server_url: str, name: str) -> str:
+    """Drop and create `name` on the server of `server_url`; return its URL."""
+    import psycopg
+    from psycopg import sql
+
+    parsed = urlparse(server_url)
+    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
+        sys.exit("DATABASE_URL must point to a PostgreSQL server (postgres://...).")
+    admin_url = urlunparse(parsed._replace(scheme="postgresql"))
+    if urlparse(admin_url).path.strip("/") == name:
+        sys.exit(f"DATABASE_URL must name another database than the throw-away {name!r}.")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunparse(parsed._replace(path="/" + name))
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parsed = urlparse(server_url)
+    with psycopg.connect(
+        urlunparse(parsed._replace(scheme="postgresql")), autocommit=True
+    ) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _structure():
+    """Academies, directorates and tracks from the shared data, a few schools per directorate."""
+    from exams.models import Directorate, ExamSession, School, Track
+    from exams.structure import load_academies, load_tracks
+
+    load_academies()
+    load_tracks()
+    schools = []
+    for directorate in Directorate.objects.order_by("code"):
+        for index in range(1, SCHOOLS_PER_DIRECTORATE + 1):
+            schools.append(
+                School(
+                    directorate=directorate,
+                    code=f"{directorate.code}-{index:03d}",
+                    name_fr=f"Lycée {index} ({directorate.name_fr})",
+                    name_ar=f"ثانوية {index} ({directorate.name_ar})",
+                )
+            )
+    School.objects.bulk_create(schools)
+    session = ExamSession.objects.create(
+        code="BENCH-2026", name="Bench 2026", year=2026, is_current=True
+    )
+    return session, [s.code for s in schools], list(Track.objects.values_list("code", flat=True))
+
+
+def _csv_bytes(
+    rows: int, school_codes: list[str], track_codes: list[str], year: int, seed: int
+) -> bytes:
+    from django.conf import settings
+
+    from candidates.importing import COLUMNS, write_csv
+    from candidates.synthetic import generate_rows, load_names
+
+    names = load_names(settings.SHARED_DATA_DIR / "names.csv")
+    generated = generate_rows(rows, school_codes, track_codes, names, session_year=year, seed=seed)
+    return write_csv([row[c] for c in COLUMNS] for row, _card, _planted in generated).encode(
+        "utf-8"
+    )
+
+
+PLAIN_TABLE = """
+CREATE TABLE bench_plain_candidates (
+    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    massar_code varchar(10) NOT NULL,
+    cnie_number varchar(8) NOT NULL,
+    last_name_latin varchar(80) NOT NULL,
+    first_name_latin varchar(80) NOT NULL,
+    last_name_ar varchar(80) NOT NULL,
+    first_name_ar varchar(80) NOT NULL,
+    birth_date date NOT NULL,
+    birth_place_latin varchar(80) NOT NULL,
+    birth_place_ar varchar(80) NOT NULL,
+    sex varchar(1) NOT NULL,
+    nationality varchar(3) NOT NULL,
+    school_code varchar(16) NOT NULL,
+    track_code varchar(16) NOT NULL,
+    candidate_type varchar(8) NOT NULL,
+    phone varchar(16) NOT NULL,
+    email varchar(254) NOT NULL
+)
+"""
+
+
+def _time_plain_copy(data: bytes) -> float:
+    """COPY the same CSV into a plain table with the same columns, in its own transaction."""
+    from django.db import connection, transaction
+
+    from candidates.importing import COLUMNS
+
+    with connection.cursor() as cursor:
+        cursor.execute(PLAIN_TABLE)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        columns = ", ".join(COLUMNS)
+        with cursor.cursor.copy(
+            # Blank optional cells are empty strings, as in the candidates table.
+            f"COPY bench_plain_candidates ({columns}) FROM STDIN "
+            f"(FORMAT csv, HEADER true, FORCE_NOT_NULL ({columns}))"
+        ) as copy:
+            view = memoryview(data)
+            for start in range(0, len(data), 1 << 20):
+                copy.write(view[start : start + (1 << 20)])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    args = _parse_args()
+    server_url = os.environ.get("DATABASE_URL", "")
+    if not server_url:
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        )
+    os.environ["DATABASE_URL"] = _recreate_database(server_url, args.database)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from audit.models import AuditEntry
+    from candidates.importing import parse_candidates
+    from candidates.models import Candidate
+    from candidates.services import import_candidates, import_rules
+
+    try:
+        call_command("migrate", verbosity=0)
+        session, school_codes, track_codes = _structure()
+        print(f"database {args.database}: {len(school_codes)} schools, {len(track_codes)} tracks")
+
+        started = time.perf_counter()
+        data = _csv_bytes(args.rows, school_codes, track_codes, session.year, args.seed)
+        print(
+            f"generated {args.rows:,} rows ({len(data) / 1e6:.1f} MB of CSV) in {time.perf_counter() - started:.1f} s"
+        )
+
+        # Validation alone, for the breakdown (the import below validates again).
+        started = time.perf_counter()
+        parsed = parse_candidates(data, import_rules(session, None))
+        validate_seconds = time.perf_counter() - started
+        if parsed.errors:
+            sys.exit(f"the synthetic rows do not validate: {parsed.errors[:5]}")
+        del parsed
+
+        started = time.perf_counter()
+        outcome = import_candidates(session, data, "bench.csv", None)
+        import_seconds = time.perf_counter() - started
+        stored = Candidate.objects.filter(session=session).count()
+        audited = AuditEntry.objects.filter(action="import.create").count()
+        if (
+            outcome.rejected
+            or outcome.created != args.rows
+            or stored != args.rows
+            or audited != args.rows
+        ):
+            sys.exit(f"import incomplete: {outcome}, {stored} stored, {audited} audit entries")
+
+        started = time.perf_counter()
+        again = import_candidates(session, data, "bench.csv", None)
+        reimport_seconds = time.perf_counter() - started
+        if again.created or again.updated or again.unchanged != args.rows:
+            sys.exit(f"the second import changed something: {again}")
+
+        copy_seconds = _time_plain_copy(data)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM bench_plain_candidates")
+            copied = cursor.fetchone()[0]
+        if copied != args.rows:
+            sys.exit(f"COPY stored {copied} rows")
+
+        if args.verify_chain:
+            from audit.services import verify_chain
+
+            started = time.perf_counter()
+            broken = verify_chain()
+            print(
+                f"audit chain verified in {time.perf_counter() - started:.1f} s: {'BROKEN ' + str(broken) if broken else 'intact'}"
+            )
+
+        rows = args.rows
+        print(
+            f"validation only          {validate_seconds:7.2f} s  {rows / validate_seconds:10,.0f} rows/s"
+        )
+        print(
+            f"import_candidates        {import_seconds:7.2f} s  {rows / import_seconds:10,.0f} rows/s  (created {outcome.created:,}, audit entries {audited:,})"
+        )
+        print(
+            f"re-import (no change)    {reimport_seconds:7.2f} s  {rows / reimport_seconds:10,.0f} rows/s"
+        )
+        print(
+            f"plain COPY, same rows    {copy_seconds:7.2f} s  {rows / copy_seconds:10,.0f} rows/s"
+        )
+        print(f"ratio import / COPY      {import_seconds / copy_seconds:7.1f} x")
+        verdict = "PASS" if import_seconds < TARGET_SECONDS * rows / 500_000 else "FAIL"
+        print(f"target: {rows:,} rows in under {TARGET_SECONDS * rows / 500_000:.0f} s: {verdict}")
+    finally:
+        connection.close()
+        if not args.keep:
+            _drop_database(server_url, args.database)
+
+
+if __name__ == "__main__":
+    main()

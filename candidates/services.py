@@ -1,0 +1,701 @@
+"""Importing candidate lists: check every row, then store all of them or none.
+
+Views, the management command and the Celery task call `import_candidates`; the row rules live
+in the pure module candidates.importing, the sentences shown to people live here.
+
+Storage is bulk: existing files are fetched by Massar code in chunks, new ones created and
+changed ones updated in batches, each with its audit entry, in one transaction. On PostgreSQL,
+large batches go through COPY, because the ORM's bulk paths cost tens of microseconds per row
+in Python and a national list has half a million rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from audit.chain import entry_hash
+from audit.models import AuditChainHead, AuditEntry
+from audit.services import Change, _content, actor_label, record_changes
+from exams.models import ExamSession, School, Track
+from identity.access import scope_schools
+from identity.models import Role
+
+from .importing import COLUMNS, CandidateRow, Code, ParseResult, RowError, Rules, parse_candidates
+from .models import AUDITED_FIELDS, Candidate, ImportJob
+
+# CandidateRow field i + 1 is stored in the model attribute AUDITED_FIELDS[i].
+assert len(AUDITED_FIELDS) == len(COLUMNS)
+_ATTRIBUTES = AUDITED_FIELDS
+# Positions in CandidateRow of the optional columns, None when the cell was blank.
+_BLANKABLE = tuple(1 + COLUMNS.index(name) for name in ("cnie_number", "phone", "email"))
+_AUDIT_CHUNK = 20_000
+_FETCH_CHUNK = 5000
+_WRITE_BATCH = 2000
+# Below this many rows the ORM (and audit.services.record_changes) is fast enough; at or above
+# it, PostgreSQL gets COPY. Tests lower it to exercise the COPY path on small files.
+COPY_MIN_ROWS = 2000
+PROGRESS_INTERVAL_ROWS = 5000
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# -- What to tell people ----------------------------------------------------------------------
+
+# Job-level failures, reported by candidates.tasks next to the row errors.
+JOB_FAILED = "job_failed"
+FILE_GONE = "job_file_gone"
+
+ERROR_MESSAGES: dict[str, Any] = {
+    Code.FILE_EMPTY: _("The file is empty."),
+    Code.FILE_TOO_LARGE: _(
+        "The file is larger than the limit of %(limit)s. Split it into several files."
+    ),
+    Code.FILE_NOT_TABULAR: _(
+        "This is not a CSV or XLSX file. Save the list from your spreadsheet as CSV (UTF-8) "
+        "or as an Excel workbook (.xlsx)."
+    ),
+    Code.FILE_LEGACY_XLS: _(
+        "Old Excel workbooks (.xls) are not accepted. Save the list as an Excel workbook (.xlsx) "
+        "or as CSV (UTF-8)."
+    ),
+    Code.FILE_BAD_XLSX: _(
+        "The Excel workbook is damaged or is not an .xlsx workbook: it cannot be read."
+    ),
+    Code.FILE_BAD_ENCODING: _(
+        "The file announces %(encoding)s text but contains bytes that are not valid %(encoding)s."
+    ),
+    Code.FILE_BAD_CSV: _(
+        "The CSV file cannot be read from line %(line)s on: a quote is not closed or a cell is too long."
+    ),
+    Code.FILE_NO_ROWS: _("The file has a header row but no candidate rows."),
+    Code.HEADER_UNKNOWN: _("Unknown columns: %(columns)s. Use only the documented column names."),
+    Code.HEADER_DUPLICATE: _("The column %(column)s appears more than once."),
+    Code.HEADER_REQUIRED_MISSING: _("Required columns are missing: %(columns)s."),
+    Code.TOO_MANY_CELLS: _("This line has %(count)s cells but the header row has %(expected)s."),
+    Code.REQUIRED: _("This value is required."),
+    Code.TOO_LONG: _("This value is longer than %(max)s characters."),
+    Code.MASSAR_INVALID: _(
+        "“%(value)s” is not a Massar code (one letter and nine digits, e.g. R130046852)."
+    ),
+    Code.CNIE_INVALID: _(
+        "“%(value)s” is not a CNIE number (one or two letters and five or six digits, e.g. BE123456)."
+    ),
+    Code.DATE_FORMAT: _(
+        "“%(value)s” is not a date in an accepted form: YYYY-MM-DD, DD/MM/YYYY or DD-MM-YYYY."
+    ),
+    Code.DATE_NOT_REAL: _("“%(value)s” is not a real date."),
+    Code.AGE_OUT_OF_RANGE: _(
+        "A candidate born on this date is %(age)s in %(year)s; the age must be between %(min)s and %(max)s."
+    ),
+    Code.SEX_INVALID: _("“%(value)s” is not accepted: write M (or H) for male, F for female."),
+    Code.NATIONALITY_INVALID: _(
+        "“%(value)s” is not a nationality code: write the three-letter ISO code, e.g. MAR."
+    ),
+    Code.LATIN_TEXT_INVALID: _(
+        "Write this in Latin letters: only letters, spaces, hyphens and apostrophes are accepted."
+    ),
+    Code.ARABIC_TEXT_INVALID: _(
+        "Write this in Arabic script: only Arabic letters, spaces and hyphens are accepted."
+    ),
+    Code.CANDIDATE_TYPE_INVALID: _("“%(value)s” is not a candidate type: write school or free."),
+    Code.PHONE_INVALID: _(
+        "“%(value)s” is not a Moroccan mobile number (06 or 07 and eight digits, or +212 6/7 and eight digits)."
+    ),
+    Code.EMAIL_INVALID: _("“%(value)s” is not a valid e-mail address."),
+    Code.SCHOOL_UNKNOWN: _("There is no school with the code “%(value)s”."),
+    Code.SCHOOL_OUT_OF_SCOPE: _("You may not import candidates of the school “%(value)s”."),
+    Code.TRACK_UNKNOWN: _("There is no track with the code “%(value)s”."),
+    Code.DUPLICATE_MASSAR: _(
+        "The Massar code %(value)s is already on line %(first_line)s of this file."
+    ),
+    Code.DUPLICATE_CNIE: _(
+        "The CNIE number %(value)s is already on line %(first_line)s of this file, for the Massar code %(massar)s."
+    ),
+    Code.EXISTING_OUT_OF_SCOPE: _(
+        "The candidate %(value)s belongs to a school outside your scope: only that school or its "
+        "academy can change the file."
+    ),
+    Code.CNIE_TAKEN: _(
+        "The CNIE number %(value)s is already on the file of another candidate of this session."
+    ),
+    JOB_FAILED: _(
+        "The import stopped because of an internal error. Nothing was stored: try again later, "
+        "and contact support if it happens again."
+    ),
+    FILE_GONE: _("The uploaded file could not be read any more. Upload it again."),
+}
+
+
+def _format_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return _("%(n)s MB") % {"n": f"{size / (1024 * 1024):.0f}"}
+    return _("%(n)s KB") % {"n": f"{size / 1024:.0f}"}
+
+
+def error_message(code: str, params: Mapping[str, Any] | None = None) -> str:
+    """The sentence for an error code, in the active language."""
+    template = ERROR_MESSAGES.get(code)
+    if template is None:
+        return code
+    values = dict(params or {})
+    if code == Code.FILE_TOO_LARGE:
+        values["limit"] = _format_size(int(values.get("max_bytes", 0)))
+    try:
+        return str(template) % values
+    except (KeyError, TypeError, ValueError):
+        # A translation with a broken placeholder must not hide the error itself.
+        return str(template)
+
+
+def describe(error: RowError | Mapping[str, Any]) -> dict[str, Any]:
+    """An error as shown in tables and printed by the command: line, column, reason."""
+    if isinstance(error, RowError):
+        return {
+            "line": error.line,
+            "column": error.column,
+            "reason": error_message(error.code, error.params),
+        }
+    if "code" in error:
+        reason = error_message(error["code"], error.get("params"))
+    else:
+        reason = error.get("reason", "")
+    return {"line": error.get("line", 0), "column": error.get("column", ""), "reason": reason}
+
+
+# -- The outcome ------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportOutcome:
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    # True when nothing was stored because of the errors (or because no row was valid).
+    rejected: bool = False
+    source_format: str = ""
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors)
+
+    @property
+    def stored(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+class _Progress:
+    """Reports a row half done once checked and fully done once stored."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.total = 0
+        self.checked = 0
+        self.stored = 0
+
+    def on_checked(self, done: int, estimated_total: int) -> None:
+        self.checked, self.total = done, estimated_total
+        self._emit()
+
+    def on_stored(self, count: int) -> None:
+        self.stored += count
+        self._emit()
+
+    def finish(self) -> None:
+        self.checked = self.stored = self.total
+        self._emit()
+
+    def _emit(self) -> None:
+        if self.callback is not None:
+            done = min(self.total, (self.checked + self.stored) // 2)
+            self.callback(done, self.total)
+
+
+# -- Importing --------------------------------------------------------------------------------
+
+
+def allowed_school_codes(actor) -> frozenset[str] | None:
+    """The school codes `actor` may import into; None means every school (ministry, system)."""
+    if actor is None or getattr(actor, "role", None) == Role.MINISTRY:
+        return None
+    return frozenset(scope_schools(actor, School.objects.all()).values_list("code", flat=True))
+
+
+def import_rules(session: ExamSession, actor) -> Rules:
+    return Rules(
+        session_year=session.year,
+        schools=dict(School.objects.values_list("code", "id")),
+        tracks=dict(Track.objects.values_list("code", "id")),
+        allowed_schools=allowed_school_codes(actor),
+    )
+
+
+def import_candidates(
+    session: ExamSession,
+    data: bytes,
+    filename: str,
+    actor,
+    keep_valid_rows: bool = False,
+    progress: ProgressCallback | None = None,
+) -> ImportOutcome:
+    """Check every row of `data`; store them all, or (if any row is bad and keep_valid_rows is
+    False) store nothing and return every error.
+
+    Files are matched on (session, Massar code): new ones are created, existing ones updated in
+    the fields whose value changed; blank optional cells leave the stored value alone. Every
+    created or updated file gets an audit entry in the same transaction as the change.
+    """
+    tracker = _Progress(progress)
+    rules = import_rules(session, actor)
+    parsed = parse_candidates(
+        data, rules, max_bytes=settings.IMPORT_UPLOAD_MAX_BYTES, progress=tracker.on_checked
+    )
+    outcome = ImportOutcome(total_rows=parsed.total_rows, source_format=parsed.source_format)
+    tracker.total = parsed.total_rows
+    if parsed.file_error or (parsed.errors and not keep_valid_rows):
+        outcome.errors = parsed.errors
+        outcome.rejected = True
+        tracker.finish()
+        return outcome
+
+    reason = f"Import of the file {filename[:200]}"
+    with transaction.atomic():
+        existing, db_errors = _check_against_database(session, parsed, actor, rules)
+        errors = _merge(parsed.errors, db_errors)
+        rows = parsed.rows
+        if db_errors:
+            if not keep_valid_rows:
+                outcome.errors = errors
+                outcome.rejected = True
+                tracker.finish()
+                return outcome
+            bad_lines = {e.line for e in db_errors}
+            rows = [row for row in rows if row.line not in bad_lines]
+        outcome.errors = errors
+        if not rows:
+            outcome.rejected = True
+            tracker.finish()
+            return outcome
+        to_create, to_update = _plan(rows, existing)
+        outcome.unchanged = len(rows) - len(to_create) - len(to_update)
+        tracker.on_stored(outcome.unchanged)
+        now = timezone.now()
+        changes: list[Change] = []
+        if to_create:
+            ids = _create(session, to_create, now, tracker)
+            changes.extend(_creation_changes(to_create, ids, reason))
+        if to_update:
+            _update(to_update, now, tracker)
+            changes.extend(_update_changes(to_update, reason))
+        _record(actor, changes, tracker)
+        outcome.created, outcome.updated = len(to_create), len(to_update)
+    tracker.finish()
+    return outcome
+
+
+def _merge(first: list[RowError], second: list[RowError]) -> list[RowError]:
+    if not second:
+        return first
+    order = {name: i for i, name in enumerate(COLUMNS)}
+    return sorted([*first, *second], key=lambda e: (e.line, order.get(e.column, -1)))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _fetch_chunk_size() -> int:
+    limit = connection.features.max_query_params
+    return _FETCH_CHUNK if limit is None else min(_FETCH_CHUNK, limit - 10)
+
+
+def _check_against_database(
+    session: ExamSession, parsed: ParseResult, actor, rules: Rules
+) -> tuple[dict[str, tuple], list[RowError]]:
+    """Lock and fetch the files the rows name; find rows a clerk may not apply and CNIE numbers
+    that already belong to another candidate of the session."""
+    rows = parsed.rows
+    size = _fetch_chunk_size()
+    existing: dict[str, tuple] = {}
+    codes = [row.massar_code for row in rows]
+    locked = Candidate.objects.select_for_update().filter(session=session)
+    for chunk in _chunks(codes, size):
+        for values in locked.filter(massar_code__in=chunk).values_list("id", *_ATTRIBUTES):
+            existing[values[1]] = values
+    errors: list[RowError] = []
+    if rules.allowed_schools is not None and existing:
+        allowed_ids = {
+            rules.schools[code] for code in rules.allowed_schools if code in rules.schools
+        }
+        school_position = 1 + _ATTRIBUTES.index("school_id")
+        for row in rows:
+            current = existing.get(row.massar_code)
+            if current is not None and current[school_position] not in allowed_ids:
+                errors.append(
+                    RowError(
+                        row.line,
+                        "massar_code",
+                        Code.EXISTING_OUT_OF_SCOPE,
+                        {"value": row.massar_code},
+                    )
+                )
+
+    by_cnie = {row.cnie_number: row for row in rows if row.cnie_number}
+    cnie_in_file = {row.massar_code: row.cnie_number for row in rows}
+    if by_cnie:
+        queryset = Candidate.objects.filter(session=session)
+        for chunk in _chunks(list(by_cnie), size):
+            for cnie, owner in queryset.filter(cnie_number__in=chunk).values_list(
+                "cnie_number", "massar_code"
+            ):
+                row = by_cnie[cnie]
+                # No conflict if the owner is this row, or if this file moves the number away
+                # from the owner (a blank cell would leave it in place).
+                if owner == row.massar_code or cnie_in_file.get(owner) not in (None, cnie):
+                    continue
+                errors.append(RowError(row.line, "cnie_number", Code.CNIE_TAKEN, {"value": cnie}))
+    return existing, errors
+
+
+@dataclass
+class _Update:
+    row: CandidateRow
+    current: tuple  # (id, *AUDITED_FIELDS) as stored
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def _plan(
+    rows: list[CandidateRow], existing: Mapping[str, tuple]
+) -> tuple[list[CandidateRow], list[_Update]]:
+    to_create: list[CandidateRow] = []
+    to_update: list[_Update] = []
+    slots = range(len(_ATTRIBUTES))
+    for row in rows:
+        current = existing.get(row.massar_code)
+        if current is None:
+            to_create.append(row)
+            continue
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for i in slots:
+            new = row[i + 1]
+            if new is None:  # a blank optional cell leaves the stored value alone
+                continue
+            old = current[i + 1]
+            if new != old:
+                name = _ATTRIBUTES[i]
+                before[name] = _json(old)
+                after[name] = _json(new)
+        if after:
+            to_update.append(_Update(row, current, before, after))
+    return to_create, to_update
+
+
+def _stored_value(row: CandidateRow, i: int) -> Any:
+    value = row[i + 1]
+    return "" if value is None else value
+
+
+def _creation_changes(rows: list[CandidateRow], ids: list[int], reason: str) -> Iterator[Change]:
+    names = _ATTRIBUTES
+    for row, pk in zip(rows, ids, strict=True):
+        after = {}
+        for i, name in enumerate(names):
+            value = row[i + 1]
+            if value is not None:
+                after[name] = _json(value)
+        yield Change("import.create", "candidate", str(pk), {}, after, reason, pk)
+
+
+def _update_changes(updates: list[_Update], reason: str) -> Iterator[Change]:
+    for update in updates:
+        pk = update.current[0]
+        yield Change("import.update", "candidate", str(pk), update.before, update.after, reason, pk)
+
+
+def _use_copy(count: int) -> bool:
+    return connection.vendor == "postgresql" and count >= COPY_MIN_ROWS
+
+
+def _create(
+    session: ExamSession, rows: list[CandidateRow], now: datetime.datetime, tracker: _Progress
+) -> list[int]:
+    if _use_copy(len(rows)):
+        return _copy_create(session, rows, now, tracker)
+    ids: list[int] = []
+    for batch in _chunks(rows, _WRITE_BATCH):
+        objects = [
+            Candidate(
+                session_id=session.pk,
+                **{name: _stored_value(row, i) for i, name in enumerate(_ATTRIBUTES)},
+                created_at=now,
+                updated_at=now,
+            )
+            for row in batch
+        ]
+        Candidate.objects.bulk_create(objects)
+        if any(obj.pk is None for obj in objects):
+            # Backends that cannot return keys from a bulk insert: read them back.
+            keys = dict(
+                Candidate.objects.filter(
+                    session=session, massar_code__in=[o.massar_code for o in objects]
+                ).values_list("massar_code", "id")
+            )
+            ids.extend(keys[o.massar_code] for o in objects)
+        else:
+            ids.extend(obj.pk for obj in objects)
+        tracker.on_stored(len(batch) // 2)
+    return ids
+
+
+def _update(updates: list[_Update], now: datetime.datetime, tracker: _Progress) -> None:
+    if _use_copy(len(updates)):
+        _copy_update(updates, now, tracker)
+        return
+    # One bulk_update per set of changed fields, so that no other field is rewritten.
+    groups: dict[tuple[str, ...], list[Candidate]] = {}
+    for update in updates:
+        names = tuple(update.after)
+        obj = Candidate(pk=update.current[0], updated_at=now)
+        for name in names:
+            setattr(obj, name, _stored_value(update.row, _ATTRIBUTES.index(name)))
+        groups.setdefault(names, []).append(obj)
+    for names, objects in groups.items():
+        for batch in _chunks(objects, 500):
+            Candidate.objects.bulk_update(batch, [*names, "updated_at"])
+            tracker.on_stored(len(batch) // 2)
+
+
+def _record(actor, changes: list[Change], tracker: _Progress) -> None:
+    # In chunks, so that progress moves while half a million entries are written.
+    for chunk in _chunks(changes, _AUDIT_CHUNK):
+        if _use_copy(len(chunk)):
+            _copy_audit(actor, chunk)
+        else:
+            record_changes(actor, chunk)
+        tracker.on_stored(len(chunk) - len(chunk) // 2)
+
+
+# -- PostgreSQL COPY paths --------------------------------------------------------------------
+
+
+def _copy_create(
+    session: ExamSession, rows: list[CandidateRow], now: datetime.datetime, tracker: _Progress
+) -> list[int]:
+    meta = Candidate._meta
+    provided = {
+        "id",
+        "session",
+        "created_at",
+        "updated_at",
+        *(n.removesuffix("_id") for n in _ATTRIBUTES),
+    }
+    # Columns the import does not fill take the model's default, computed once.
+    others = [f for f in meta.concrete_fields if f.name not in provided]
+    other_values = tuple(f.get_db_prep_save(f.get_default(), connection) for f in others)
+    attribute_columns = [meta.get_field(n.removesuffix("_id")).column for n in _ATTRIBUTES]
+    columns = [
+        "id",
+        "session_id",
+        *attribute_columns,
+        "created_at",
+        "updated_at",
+        *(f.column for f in others),
+    ]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    with connection.cursor() as cursor:
+        # Take the keys from the table's sequence up front: COPY cannot return them.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [meta.db_table, len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        sql = f"COPY {table} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+        session_id = session.pk
+        head = (session_id,)
+        tail = (now, now, *other_values)
+        written = 0
+        with cursor.cursor.copy(sql) as copy:
+            write = copy.write_row
+            for pk, row in zip(ids, rows, strict=True):
+                values = list(row)
+                # Blank optional cells are stored as empty strings, as the model does.
+                for position in _BLANKABLE:
+                    if values[position] is None:
+                        values[position] = ""
+                write((pk, *head, *values[1:], *tail))
+                written += 1
+                if written % PROGRESS_INTERVAL_ROWS == 0:
+                    tracker.on_stored(PROGRESS_INTERVAL_ROWS // 2)
+    return ids
+
+
+def _copy_update(updates: list[_Update], now: datetime.datetime, tracker: _Progress) -> None:
+    meta = Candidate._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = [meta.get_field(n.removesuffix("_id")).column for n in _ATTRIBUTES]
+    column_list = ", ".join(quote(c) for c in columns)
+    # The rows are locked (select_for_update) and `current` is what they hold, so writing the
+    # whole row back with only the changed fields replaced rewrites nothing else.
+    with connection.cursor() as cursor:
+        # Identifiers below come from the model's metadata, quoted, never from the file.
+        create = f"CREATE TEMPORARY TABLE import_update ON COMMIT DROP AS SELECT id, {column_list} FROM {table} WITH NO DATA"  # noqa: S608
+        cursor.execute(create)
+        written = 0
+        with cursor.cursor.copy(f"COPY import_update (id, {column_list}) FROM STDIN") as copy:
+            for update in updates:
+                values = list(update.current)
+                for i, name in enumerate(_ATTRIBUTES):
+                    if name in update.after:
+                        values[i + 1] = _stored_value(update.row, i)
+                copy.write_row(values)
+                written += 1
+                if written % PROGRESS_INTERVAL_ROWS == 0:
+                    tracker.on_stored(PROGRESS_INTERVAL_ROWS // 2)
+        assignments = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
+        update = f"UPDATE {table} AS c SET {assignments}, {quote('updated_at')} = %s FROM import_update AS u WHERE c.id = u.id"  # noqa: S608
+        cursor.execute(update, [now])
+        cursor.execute("DROP TABLE import_update")
+
+
+class _EntryView:
+    """The attributes audit.services._content reads, without building a model instance."""
+
+    __slots__ = (
+        "sequence",
+        "at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "candidate_id",
+        "before",
+        "after",
+        "reason",
+    )
+
+
+_AUDIT_COLUMNS = (
+    "sequence",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "candidate_id",
+    "before",
+    "after",
+    "reason",
+    "previous_hash",
+    "entry_hash",
+)
+
+
+def _copy_audit(actor, changes: Iterable[Change]) -> int:
+    """record_changes, streamed through COPY: the same entries, chained the same way.
+
+    It locks the chain head as record_changes does and hashes each entry with the audit app's
+    own functions, so audit.services.verify_chain checks these entries like any other.
+    """
+    stored_columns = {f.column for f in AuditEntry._meta.concrete_fields if not f.primary_key}
+    if stored_columns != set(_AUDIT_COLUMNS):
+        # The audit model changed: fall back to the reference implementation rather than
+        # write entries that miss a column.
+        return record_changes(actor, list(changes))
+    label = actor_label(actor)
+    actor_id = actor.pk if actor is not None else None
+    now = timezone.now()
+    dumps = json.dumps
+    count = 0
+    with transaction.atomic():
+        AuditChainHead.objects.get_or_create(id=1)
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+        sequence, previous = head.sequence, head.last_hash
+        entry = _EntryView()
+        entry.at, entry.actor_label = now, label
+        quote = connection.ops.quote_name
+        sql = (
+            f"COPY {quote(AuditEntry._meta.db_table)} "
+            f"({', '.join(quote(c) for c in _AUDIT_COLUMNS)}) FROM STDIN"
+        )
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            write = copy.write_row
+            for change in changes:
+                sequence += 1
+                entry.sequence = sequence
+                entry.action = change.action
+                entry.object_type = change.object_type
+                entry.object_id = str(change.object_id)
+                entry.candidate_id = change.candidate_id
+                entry.before = change.before
+                entry.after = change.after
+                entry.reason = change.reason
+                digest = entry_hash(previous, _content(entry))
+                write(
+                    (
+                        sequence,
+                        now,
+                        actor_id,
+                        label,
+                        entry.action,
+                        entry.object_type,
+                        entry.object_id,
+                        entry.candidate_id,
+                        dumps(entry.before, ensure_ascii=False),
+                        dumps(entry.after, ensure_ascii=False),
+                        entry.reason,
+                        previous,
+                        digest,
+                    )
+                )
+                previous = digest
+                count += 1
+        head.sequence, head.last_hash = sequence, previous
+        head.save(update_fields=["sequence", "last_hash"])
+    return count
+
+
+# -- Background jobs --------------------------------------------------------------------------
+
+
+def start_import_job(session: ExamSession, upload, actor, keep_valid_rows: bool = False) -> ImportJob:
+    """Store the uploaded file under MEDIA_ROOT/imports and queue its import after commit."""
+    from .tasks import queue_import_job  # the task module imports this one
+
+    suffix = PurePath(upload.name or "").suffix.lower()
+    if not suffix.isascii() or not suffix[1:].isalnum() or len(suffix) > 6:
+        suffix = ""
+    # A random name: the original one is a user's choice and may collide or mislead.
+    stored = default_storage.save(f"imports/{uuid.uuid4().hex}{suffix}", upload)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            session=session,
+            uploaded_by=actor,
+            original_name=(upload.name or "")[:255],
+            stored_file=stored,
+            keep_valid_rows=keep_valid_rows,
+        )
+        queue_import_job(job)
+    return job
