@@ -45,6 +45,9 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
 
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AppendOnlyError("audit entries cannot be changed")
@@ -52,10 +55,6 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit entries cannot be deleted")
-
-    def __str__(self) -> str:
-        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
-
 
 
 class AuditChainHead(models.Model):

@@ -142,7 +142,6 @@ class CnieDocument(models.Model):
         return f"CNIE copy of candidate {self.candidate_id} ({self.content_type})"
 
 
-
 class DocumentAccess(models.Model):
     """Every view or upload of an identity document, for the candidate and for inspectors."""
 
@@ -164,7 +163,6 @@ class DocumentAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of document {self.document_id} by {self.user_label}"
-
 
 
 class ImportJob(models.Model):
@@ -199,15 +197,14 @@ class ImportJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.original_name})"
+
     @property
     def progress_percent(self) -> int:
         if not self.total_rows:
             return 0 if self.status in (self.Status.PENDING, self.Status.RUNNING) else 100
         return min(100, round(100 * self.processed_rows / self.total_rows))
-
-    def __str__(self) -> str:
-        return f"import {self.pk} ({self.original_name})"
-
 
 
 class IdentitySource(models.Model):
