@@ -16,6 +16,7 @@ from candidates.models import Candidate, IdentitySource
 from candidates.synthetic import generate_rows, load_names
 from exams.models import Directorate, ExamCentre, ExamSession, School, SessionWindow, Track
 from exams.structure import load_academies, load_tracks
+from identity import totp
 from identity.models import Role, User
 
 DEMO_PASSWORD = "bac-demo-2026"
@@ -187,10 +188,13 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
+                # Demo staff come enrolled so that `demo_totp` can stand in for their phone.
+                user.totp_secret_encrypted = totp.encrypt_secret(totp.new_secret())
+                user.totp_confirmed = True
                 user.save()
             lines.append(
-                f"{label}: {username} (then an authenticator code: the first sign-in shows a QR "
-                f"code to scan; `.venv/bin/python manage.py demo_totp {username}` prints the current code)"
+                f"{label}: {username}, then the code printed by "
+                f"`DEBUG=true .venv/bin/python manage.py demo_totp {username}`"
             )
         user, created = User.objects.get_or_create(
             username=first.massar_code, defaults={"role": Role.CANDIDATE, "email": first.email}
