@@ -89,3 +89,10 @@ def assert_accessible(page, context: str = "") -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1, f"{context} {page.url}: the page scrolls sideways by {overflow}px"
+
+
+def submit(page, field: str) -> None:
+    """Submit the form that holds `field` (pages may carry a second form, e.g. to resend a code)."""
+    form = page.locator(field).locator("xpath=ancestor::form")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").first.click()

@@ -7,7 +7,7 @@ import pytest
 from notifications.sms import MemorySMSBackend
 from tests.factories import CandidateFactory, SessionWindowFactory
 
-from .conftest import assert_accessible
+from .conftest import assert_accessible, submit
 
 PASSWORD = "Ouarzazate-2026-bac"
 
@@ -17,13 +17,6 @@ def _last_code() -> str:
     return re.search(r"\b(\d{6})\b", MemorySMSBackend.outbox[-1][1]).group(1)
 
 
-def _submit(page, field: str) -> None:
-    """Submit the form that holds `field` (pages may carry a second form, e.g. to resend a code)."""
-    form = page.locator(field).locator("xpath=ancestor::form")
-    with page.expect_navigation():
-        form.locator("button[type=submit]").first.click()
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("lang, width", [("ar", "phone"), ("fr", "desktop")])
 def test_a_candidate_activates_the_account_signs_in_and_sees_the_home_page(
@@ -31,7 +24,11 @@ def test_a_candidate_activates_the_account_signs_in_and_sees_the_home_page(
 ):
     SessionWindowFactory(session=session, kind="verification")
     candidate = CandidateFactory(
-        session=session, school=school, track=track, massar_code="R130046852", cnie_number="BE123456"
+        session=session,
+        school=school,
+        track=track,
+        massar_code="R130046852",
+        cnie_number="BE123456",
     )
     page = open_page(lang, width)
     page.goto("/")
@@ -41,19 +38,19 @@ def test_a_candidate_activates_the_account_signs_in_and_sees_the_home_page(
     page.fill("#id_massar_code", "r130046852")
     page.fill("#id_birth_date", candidate.birth_date.isoformat())
     page.fill("#id_cnie_number", "be 123456")
-    _submit(page, "#id_cnie_number")
+    submit(page, "#id_cnie_number")
 
     page.wait_for_url("**/account/activate/code/")
     if page.locator("input[name=send-channel]").count():
         assert_accessible(page, "channel choice")
         page.check("input[name=send-channel][value=sms]")
-        _submit(page, "input[name=send-channel][value=sms]")
+        submit(page, "input[name=send-channel][value=sms]")
         page.wait_for_url("**/account/activate/code/")
     assert_accessible(page, "code and password")
     page.fill("#id_code", _last_code())
     page.fill("#id_new_password1", PASSWORD)
     page.fill("#id_new_password2", PASSWORD)
-    _submit(page, "#id_new_password2")
+    submit(page, "#id_new_password2")
 
     page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
     assert page.locator("#service-verification").is_visible()
@@ -69,15 +66,15 @@ def test_a_candidate_activates_the_account_signs_in_and_sees_the_home_page(
     assert_accessible(page, "sign-in")
     page.fill("#id_username", "R130046852")
     page.fill("#id_password", PASSWORD)
-    _submit(page, "#id_password")
+    submit(page, "#id_password")
     page.wait_for_url("**/account/sign-in/code/")
     if page.locator("input[name=send-channel]").count():
         page.check("input[name=send-channel][value=sms]")
-        _submit(page, "input[name=send-channel][value=sms]")
+        submit(page, "input[name=send-channel][value=sms]")
         page.wait_for_url("**/account/sign-in/code/")
     assert_accessible(page, "sign-in code")
     page.fill("#id_code", _last_code())
-    _submit(page, "#id_code")
+    submit(page, "#id_code")
     page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
     assert page.locator("#service-results").is_visible()
     assert page.get_attribute("html", "dir") == ("rtl" if lang == "ar" else "ltr")
