@@ -88,7 +88,9 @@ _ARABIC_VARIANTS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ة": "ه"
 _PARTICLES = ("El ", "Ben ", "Ait ", "Ould ")
 
 
-def _plant(kind: str, row: dict[str, str], card: dict[str, str], rng: random.Random, given: Name) -> None:
+def _plant(
+    kind: str, row: dict[str, str], card: dict[str, str], rng: random.Random, given: Name
+) -> None:
     if kind == "given_name_variant" and given.variants:
         card["first_name_latin"] = rng.choice(given.variants)
     elif kind == "family_particle":
@@ -104,9 +106,14 @@ def _plant(kind: str, row: dict[str, str], card: dict[str, str], rng: random.Ran
         card["last_name_ar"] = row["last_name_ar"].translate(_ARABIC_VARIANTS)
     elif kind == "birth_date_typo":
         born = datetime.date.fromisoformat(row["birth_date"])
-        card["birth_date"] = (born + datetime.timedelta(days=rng.choice((-10, -1, 1, 10)))).isoformat()
+        card["birth_date"] = (
+            born + datetime.timedelta(days=rng.choice((-10, -1, 1, 10)))
+        ).isoformat()
     elif kind == "swapped_names":
-        card["first_name_latin"], card["last_name_latin"] = row["last_name_latin"], row["first_name_latin"]
+        card["first_name_latin"], card["last_name_latin"] = (
+            row["last_name_latin"],
+            row["first_name_latin"],
+        )
     elif kind == "cnie_digit" and row["cnie_number"]:
         number = row["cnie_number"]
         last = str((int(number[-1]) + 1) % 10)
@@ -177,7 +184,9 @@ def generate_rows(
                     "sex",
                 )
             }
-            card["expiry_date"] = datetime.date(session_year + 8, born.month, min(born.day, 28)).isoformat()
+            card["expiry_date"] = datetime.date(
+                session_year + 8, born.month, min(born.day, 28)
+            ).isoformat()
             roll = rng.randrange(1000)
             for threshold, kind in thresholds:
                 if roll < threshold:

@@ -136,7 +136,9 @@ class TrackSubject(models.Model):
             models.UniqueConstraint(
                 fields=["track", "subject", "component"], name="track_subject_component_unique"
             ),
-            models.CheckConstraint(condition=models.Q(coefficient__gt=0), name="coefficient_positive"),
+            models.CheckConstraint(
+                condition=models.Q(coefficient__gt=0), name="coefficient_positive"
+            ),
         ]
         verbose_name = _("subject of a track")
         verbose_name_plural = _("subjects of a track")
@@ -162,7 +164,9 @@ class ExamSession(models.Model):
         ordering = ["-year", "code"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_session"
+                fields=["is_current"],
+                condition=models.Q(is_current=True),
+                name="one_current_session",
             )
         ]
         verbose_name = _("exam session")

@@ -173,7 +173,9 @@ class Command(BaseCommand):
         return done
 
     def _demo_accounts(self, session: ExamSession) -> list[str]:
-        first, second = session.candidates.select_related("school__directorate__academy").order_by("pk")[:2]
+        first, second = session.candidates.select_related("school__directorate__academy").order_by(
+            "pk"
+        )[:2]
         school = first.school
         academy = school.directorate.academy
         lines = []
@@ -184,7 +186,8 @@ class Command(BaseCommand):
         )
         for username, role, scope, label in staff:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"role": role, "email": f"{username}@example.ma", **scope}
+                username=username,
+                defaults={"role": role, "email": f"{username}@example.ma", **scope},
             )
             if created:
                 user.set_password(DEMO_PASSWORD)
