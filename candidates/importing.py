@@ -68,7 +68,6 @@ class Code:
     FILE_BAD_ENCODING = "file_bad_encoding"
     FILE_BAD_CSV = "file_bad_csv"
     FILE_NO_ROWS = "file_no_rows"
-    HEADER_MISSING = "header_missing"
     HEADER_UNKNOWN = "header_unknown"
     HEADER_DUPLICATE = "header_duplicate"
     HEADER_REQUIRED_MISSING = "header_required_missing"
@@ -604,6 +603,14 @@ def parse_candidates(
         return ParseResult([], [problem.error], file_error=True)
 
 
+_COLUMN_ORDER = {name: position for position, name in enumerate(COLUMNS)}
+
+
+def error_order(error: RowError) -> tuple[int, int]:
+    # By line, then in the documented column order; errors about a whole line come first.
+    return error.line, _COLUMN_ORDER.get(error.column, -1)
+
+
 def _file_failure(code: str, params: Mapping[str, Any]) -> ParseResult:
     return ParseResult([], [RowError(0, "", code, params)], file_error=True)
 
@@ -717,6 +724,7 @@ def _check_rows(
 
     if progress is not None:
         progress(total, total)
+    errors.sort(key=error_order)
     if total == 0:
         return ParseResult(
             [], [RowError(0, "", Code.FILE_NO_ROWS, {})], 0, present, table.source_format, True

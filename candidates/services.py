@@ -32,7 +32,16 @@ from exams.models import ExamSession, School, Track
 from identity.access import scope_schools
 from identity.models import Role
 
-from .importing import COLUMNS, CandidateRow, Code, ParseResult, RowError, Rules, parse_candidates
+from .importing import (
+    COLUMNS,
+    CandidateRow,
+    Code,
+    ParseResult,
+    RowError,
+    Rules,
+    error_order,
+    parse_candidates,
+)
 from .models import AUDITED_FIELDS, Candidate, ImportJob
 
 # CandidateRow field i + 1 is stored in the model attribute AUDITED_FIELDS[i].
@@ -309,8 +318,7 @@ def import_candidates(
 def _merge(first: list[RowError], second: list[RowError]) -> list[RowError]:
     if not second:
         return first
-    order = {name: i for i, name in enumerate(COLUMNS)}
-    return sorted([*first, *second], key=lambda e: (e.line, order.get(e.column, -1)))
+    return sorted([*first, *second], key=error_order)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
