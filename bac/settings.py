@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "identity",
     "candidates",
     "notifications",
+    "results",
     "portal",
 ]
 

@@ -22,3 +22,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "notifications.sms.MemorySMSBackend"
 SECURE_SSL_REDIRECT = False
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="bac-test-media-"))  # noqa: F405
+LANGUAGE_CODE = "en"  # tests assert English unless they ask for another language

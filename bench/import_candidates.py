@@ -254,8 +254,10 @@ def main() -> None:
             f"plain COPY, same rows    {copy_seconds:7.2f} s  {rows / copy_seconds:10,.0f} rows/s"
         )
         print(f"ratio import / COPY      {import_seconds / copy_seconds:7.1f} x")
-        verdict = "PASS" if import_seconds < TARGET_SECONDS * rows / 500_000 else "FAIL"
-        print(f"target: {rows:,} rows in under {TARGET_SECONDS * rows / 500_000:.0f} s: {verdict}")
+        # The target is for 500,000 rows; other sizes are held to the same rate.
+        target = TARGET_SECONDS * rows / 500_000
+        verdict = "PASS" if import_seconds < target else "FAIL"
+        print(f"target: {rows:,} rows in under {target:.1f} s: {verdict}")
     finally:
         connection.close()
         if not args.keep:

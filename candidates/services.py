@@ -3,31 +3,30 @@
 Views, the management command and the Celery task call `import_candidates`; the row rules live
 in the pure module candidates.importing, the sentences shown to people live here.
 
-Storage is bulk: existing files are fetched by Massar code in chunks, new ones created and
-changed ones updated in batches, each with its audit entry, in one transaction. On PostgreSQL,
-large batches go through COPY, because the ORM's bulk paths cost tens of microseconds per row
-in Python and a national list has half a million rows.
+Storage is bulk: existing files are fetched (and locked) by Massar code in chunks, new ones
+created and changed ones updated in batches, each with its audit entry, in one transaction. On
+PostgreSQL, large files go through COPY (keys into a temporary table joined with the files,
+new files, updates and audit entries), because the ORM's bulk paths cost tens of microseconds
+per row in Python and a national list has half a million rows.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit.chain import entry_hash
-from audit.models import AuditChainHead, AuditEntry
-from audit.services import Change, _content, actor_label, record_changes
+from audit.services import Change, record_changes
+from bac.pg import copy_from_stdin, use_copy
 from exams.models import ExamSession, School, Track
 from identity.access import scope_schools
 from identity.models import Role
@@ -42,19 +41,17 @@ from .importing import (
     error_order,
     parse_candidates,
 )
-from .models import AUDITED_FIELDS, Candidate, ImportJob
+from .models import Candidate, ImportJob
 
-# CandidateRow field i + 1 is stored in the model attribute AUDITED_FIELDS[i].
-assert len(AUDITED_FIELDS) == len(COLUMNS)
-_ATTRIBUTES = AUDITED_FIELDS
+# CandidateRow field i + 1 is stored in the model attribute _ATTRIBUTES[i].
+_ATTRIBUTES = tuple(
+    {"school_code": "school_id", "track_code": "track_id"}.get(c, c) for c in COLUMNS
+)
 # Positions in CandidateRow of the optional columns, None when the cell was blank.
 _BLANKABLE = tuple(1 + COLUMNS.index(name) for name in ("cnie_number", "phone", "email"))
 _AUDIT_CHUNK = 20_000
 _FETCH_CHUNK = 5000
 _WRITE_BATCH = 2000
-# Below this many rows the ORM (and audit.services.record_changes) is fast enough; at or above
-# it, PostgreSQL gets COPY. Tests lower it to exercise the COPY path on small files.
-COPY_MIN_ROWS = 2000
 PROGRESS_INTERVAL_ROWS = 5000
 
 ProgressCallback = Callable[[int, int], None]
@@ -64,6 +61,7 @@ ProgressCallback = Callable[[int, int], None]
 
 # Job-level failures, reported by candidates.tasks next to the row errors.
 JOB_FAILED = "job_failed"
+JOB_CONFLICT = "job_conflict"
 FILE_GONE = "job_file_gone"
 
 ERROR_MESSAGES: dict[str, Any] = {
@@ -143,6 +141,10 @@ ERROR_MESSAGES: dict[str, Any] = {
         "The import stopped because of an internal error. Nothing was stored: try again later, "
         "and contact support if it happens again."
     ),
+    JOB_CONFLICT: _(
+        "Another import changed the same candidates at the same time. Nothing was stored: "
+        "upload the file again."
+    ),
     FILE_GONE: _("The uploaded file could not be read any more. Upload it again."),
 }
 
@@ -204,6 +206,11 @@ class ImportOutcome:
     @property
     def stored(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+class ImportConflict(Exception):
+    """Another transaction created or changed the same files while this import ran; nothing
+    was stored."""
 
 
 class _Progress:
@@ -281,23 +288,41 @@ def import_candidates(
         return outcome
 
     reason = f"Import of the file {filename[:200]}"
+    try:
+        _store(session, parsed, actor, rules, keep_valid_rows, reason, outcome, tracker)
+    except (IntegrityError, connection.Database.IntegrityError) as exc:
+        # COPY errors come straight from the driver, unwrapped by Django.
+        # Two imports creating the same Massar code at once: the second one loses, whole.
+        raise ImportConflict(str(exc)) from exc
+    tracker.finish()
+    return outcome
+
+
+def _store(
+    session: ExamSession,
+    parsed: ParseResult,
+    actor,
+    rules: Rules,
+    keep_valid_rows: bool,
+    reason: str,
+    outcome: ImportOutcome,
+    tracker: _Progress,
+) -> None:
     with transaction.atomic():
-        existing, db_errors = _check_against_database(session, parsed, actor, rules)
+        existing, db_errors = _check_against_database(session, parsed, rules)
         errors = _merge(parsed.errors, db_errors)
         rows = parsed.rows
         if db_errors:
             if not keep_valid_rows:
                 outcome.errors = errors
                 outcome.rejected = True
-                tracker.finish()
-                return outcome
+                return
             bad_lines = {e.line for e in db_errors}
             rows = [row for row in rows if row.line not in bad_lines]
         outcome.errors = errors
         if not rows:
             outcome.rejected = True
-            tracker.finish()
-            return outcome
+            return
         to_create, to_update = _plan(rows, existing)
         outcome.unchanged = len(rows) - len(to_create) - len(to_update)
         tracker.on_stored(outcome.unchanged)
@@ -311,8 +336,6 @@ def import_candidates(
             changes.extend(_update_changes(to_update, reason))
         _record(actor, changes, tracker)
         outcome.created, outcome.updated = len(to_create), len(to_update)
-    tracker.finish()
-    return outcome
 
 
 def _merge(first: list[RowError], second: list[RowError]) -> list[RowError]:
@@ -332,12 +355,12 @@ def _fetch_chunk_size() -> int:
 
 
 def _check_against_database(
-    session: ExamSession, parsed: ParseResult, actor, rules: Rules
+    session: ExamSession, parsed: ParseResult, rules: Rules
 ) -> tuple[dict[str, tuple], list[RowError]]:
     """Lock and fetch the files the rows name; find rows a clerk may not apply and CNIE numbers
     that already belong to another candidate of the session."""
     rows = parsed.rows
-    lookup = _lookup_with_copy if _use_copy(len(rows)) else _lookup_with_orm
+    lookup = _lookup_with_copy if use_copy(len(rows)) else _lookup_with_orm
     existing, cnie_owners = lookup(session, rows)
     errors: list[RowError] = []
     if rules.allowed_schools is not None and existing:
@@ -407,7 +430,9 @@ def _lookup_with_copy(
             "CREATE TEMPORARY TABLE import_keys (massar_code varchar(10) NOT NULL, cnie_number varchar(8)) "
             "ON COMMIT DROP"
         )
-        with _copy(cursor, "COPY import_keys (massar_code, cnie_number) FROM STDIN") as copy:
+        with copy_from_stdin(
+            cursor, "COPY import_keys (massar_code, cnie_number) FROM STDIN"
+        ) as copy:
             for row in rows:
                 copy.write_row((row.massar_code, row.cnie_number))
         cursor.execute("ANALYZE import_keys")
@@ -486,14 +511,10 @@ def _update_changes(updates: list[_Update], reason: str) -> Iterator[Change]:
         yield Change("import.update", "candidate", str(pk), update.before, update.after, reason, pk)
 
 
-def _use_copy(count: int) -> bool:
-    return connection.vendor == "postgresql" and count >= COPY_MIN_ROWS
-
-
 def _create(
     session: ExamSession, rows: list[CandidateRow], now: datetime.datetime, tracker: _Progress
 ) -> list[int]:
-    if _use_copy(len(rows)):
+    if use_copy(len(rows)):
         return _copy_create(session, rows, now, tracker)
     ids: list[int] = []
     for batch in _chunks(rows, _WRITE_BATCH):
@@ -522,7 +543,7 @@ def _create(
 
 
 def _update(updates: list[_Update], now: datetime.datetime, tracker: _Progress) -> None:
-    if _use_copy(len(updates)):
+    if use_copy(len(updates)):
         _copy_update(updates, now, tracker)
         return
     # One bulk_update per set of changed fields, so that no other field is rewritten.
@@ -542,24 +563,11 @@ def _update(updates: list[_Update], now: datetime.datetime, tracker: _Progress) 
 def _record(actor, changes: list[Change], tracker: _Progress) -> None:
     # In chunks, so that progress moves while half a million entries are written.
     for chunk in _chunks(changes, _AUDIT_CHUNK):
-        if _use_copy(len(chunk)):
-            _copy_audit(actor, chunk)
-        else:
-            record_changes(actor, chunk)
+        record_changes(actor, chunk)
         tracker.on_stored(len(chunk) - len(chunk) // 2)
 
 
 # -- PostgreSQL COPY paths --------------------------------------------------------------------
-
-
-def _copy(cursor, statement: str):
-    """A COPY FROM STDIN on the psycopg cursor under Django's wrapper. The queued writer sends
-    the data from a thread, so that the server ingests one batch while Python builds the next:
-    on two cores that overlaps most of the two."""
-    from psycopg.copy import QueuedLibpqWriter
-
-    raw = cursor.cursor
-    return raw.copy(statement, writer=QueuedLibpqWriter(raw))
 
 
 def _copy_create(
@@ -599,7 +607,7 @@ def _copy_create(
         head = (session_id,)
         tail = (now, now, *other_values)
         written = 0
-        with _copy(cursor, sql) as copy:
+        with copy_from_stdin(cursor, sql) as copy:
             write = copy.write_row
             for pk, row in zip(ids, rows, strict=True):
                 values = list(row)
@@ -627,7 +635,7 @@ def _copy_update(updates: list[_Update], now: datetime.datetime, tracker: _Progr
         create = f"CREATE TEMPORARY TABLE import_update ON COMMIT DROP AS SELECT id, {column_list} FROM {table} WITH NO DATA"  # noqa: S608
         cursor.execute(create)
         written = 0
-        with _copy(cursor, f"COPY import_update (id, {column_list}) FROM STDIN") as copy:
+        with copy_from_stdin(cursor, f"COPY import_update (id, {column_list}) FROM STDIN") as copy:
             for update in updates:
                 values = list(update.current)
                 for i, name in enumerate(_ATTRIBUTES):
@@ -641,104 +649,6 @@ def _copy_update(updates: list[_Update], now: datetime.datetime, tracker: _Progr
         update = f"UPDATE {table} AS c SET {assignments}, {quote('updated_at')} = %s FROM import_update AS u WHERE c.id = u.id"  # noqa: S608
         cursor.execute(update, [now])
         cursor.execute("DROP TABLE import_update")
-
-
-class _EntryView:
-    """The attributes audit.services._content reads, without building a model instance."""
-
-    __slots__ = (
-        "sequence",
-        "at",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "candidate_id",
-        "before",
-        "after",
-        "reason",
-    )
-
-
-_AUDIT_COLUMNS = (
-    "sequence",
-    "at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "candidate_id",
-    "before",
-    "after",
-    "reason",
-    "previous_hash",
-    "entry_hash",
-)
-
-
-def _copy_audit(actor, changes: Iterable[Change]) -> int:
-    """record_changes, streamed through COPY: the same entries, chained the same way.
-
-    It locks the chain head as record_changes does and hashes each entry with the audit app's
-    own functions, so audit.services.verify_chain checks these entries like any other.
-    """
-    stored_columns = {f.column for f in AuditEntry._meta.concrete_fields if not f.primary_key}
-    if stored_columns != set(_AUDIT_COLUMNS):
-        # The audit model changed: fall back to the reference implementation rather than
-        # write entries that miss a column.
-        return record_changes(actor, list(changes))
-    label = actor_label(actor)
-    actor_id = actor.pk if actor is not None else None
-    now = timezone.now()
-    dumps = json.dumps
-    count = 0
-    with transaction.atomic():
-        AuditChainHead.objects.get_or_create(id=1)
-        head = AuditChainHead.objects.select_for_update().get(id=1)
-        sequence, previous = head.sequence, head.last_hash
-        entry = _EntryView()
-        entry.at, entry.actor_label = now, label
-        quote = connection.ops.quote_name
-        sql = (
-            f"COPY {quote(AuditEntry._meta.db_table)} "
-            f"({', '.join(quote(c) for c in _AUDIT_COLUMNS)}) FROM STDIN"
-        )
-        with connection.cursor() as cursor, _copy(cursor, sql) as copy:
-            write = copy.write_row
-            for change in changes:
-                sequence += 1
-                entry.sequence = sequence
-                entry.action = change.action
-                entry.object_type = change.object_type
-                entry.object_id = str(change.object_id)
-                entry.candidate_id = change.candidate_id
-                entry.before = change.before
-                entry.after = change.after
-                entry.reason = change.reason
-                digest = entry_hash(previous, _content(entry))
-                write(
-                    (
-                        sequence,
-                        now,
-                        actor_id,
-                        label,
-                        entry.action,
-                        entry.object_type,
-                        entry.object_id,
-                        entry.candidate_id,
-                        dumps(entry.before, ensure_ascii=False) if entry.before else "{}",
-                        dumps(entry.after, ensure_ascii=False),
-                        entry.reason,
-                        previous,
-                        digest,
-                    )
-                )
-                previous = digest
-                count += 1
-        head.sequence, head.last_hash = sequence, previous
-        head.save(update_fields=["sequence", "last_hash"])
-    return count
 
 
 # -- Background jobs --------------------------------------------------------------------------

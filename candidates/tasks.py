@@ -11,7 +11,14 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from .models import ImportJob
-from .services import FILE_GONE, JOB_FAILED, describe, import_candidates
+from .services import (
+    FILE_GONE,
+    JOB_CONFLICT,
+    JOB_FAILED,
+    ImportConflict,
+    describe,
+    import_candidates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +35,9 @@ class _JobProgress:
     time, so there it goes through the import's own connection (and shows at the commit).
     """
 
-    def __init__(self, job_id: int, interval: float = PROGRESS_WRITE_INTERVAL) -> None:
+    def __init__(self, job_id: int, interval: float | None = None) -> None:
         self.job_id = job_id
-        self.interval = interval
+        self.interval = PROGRESS_WRITE_INTERVAL if interval is None else interval
         self._last = 0.0
         self._side = None
 
@@ -125,6 +132,10 @@ def run_import_job(job_id: int) -> str:
             keep_valid_rows=job.keep_valid_rows,
             progress=progress,
         )
+    except ImportConflict:
+        logger.warning("import job %s lost a race with another import", job_id)
+        _fail(job, JOB_CONFLICT)
+        return job.status
     except Exception:
         # The import's transaction rolled back: nothing was stored. Say so on the job page.
         logger.exception("import job %s failed", job_id)

@@ -106,3 +106,20 @@ def test_postgresql_itself_refuses_to_rewrite_an_entry(db):
     _write(1)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEntry.objects.update(reason="rewritten")
+
+
+def test_entries_streamed_through_copy_chain_like_any_other(db, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path exists on PostgreSQL")
+    import bac.pg
+
+    _write(3)
+    monkeypatch.setattr(bac.pg, "COPY_MIN_ROWS", 2)
+    _write(5)
+    monkeypatch.setattr(bac.pg, "COPY_MIN_ROWS", 10_000)
+    _write(2)
+    assert AuditEntry.objects.count() == 10
+    assert verify_chain() is None
+    with tamper():
+        AuditEntry.objects.filter(sequence=6).update(reason="forged")
+    assert verify_chain().sequence == 6

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
+import bac.pg
 from candidates import tasks
 from candidates.models import Candidate, ImportJob
 from candidates.services import start_import_job
@@ -114,7 +115,7 @@ def test_a_job_that_crashes_fails_and_stores_nothing(structure, clerk, monkeypat
     assert not default_storage.exists(job.stored_file)
 
 
-def test_progress_is_written_to_the_job_as_it_goes(structure, clerk, monkeypatch):
+def test_progress_is_reported_to_the_job_as_it_goes(structure, clerk, monkeypatch):
     monkeypatch.setattr("candidates.importing.PROGRESS_EVERY", 2)
     monkeypatch.setattr(tasks, "PROGRESS_WRITE_INTERVAL", 0.0)
     seen = []
@@ -129,6 +130,27 @@ def test_progress_is_written_to_the_job_as_it_goes(structure, clerk, monkeypatch
     run_import_job(job.pk)
     assert seen[-1] == (6, 6)
     assert len(seen) >= 3
+    assert all(done <= total for done, total in seen)
+
+
+def test_progress_writes_are_visible_outside_the_import_transaction(
+    transactional_db, structure, clerk
+):
+    """On PostgreSQL through a second connection, so that the job page sees them while the
+    import's own transaction is still open."""
+    job = ImportJob.objects.create(
+        session=structure, uploaded_by=clerk, original_name="a.csv", stored_file="imports/a.csv"
+    )
+    progress = tasks._JobProgress(job.pk, interval=0.0)
+    try:
+        progress(5, 10)
+        job.refresh_from_db()
+        assert (job.processed_rows, job.total_rows) == (5, 10)
+        progress(7, 10)
+        job.refresh_from_db()
+        assert job.processed_rows == 7
+    finally:
+        progress.close()
 
 
 # -- The command ------------------------------------------------------------------------------
@@ -213,3 +235,27 @@ def test_the_command_refuses_an_unknown_session_user_or_file(structure, candidat
     assert run_command(path, "--session", structure.code, "--as", candidate_a.user.username)[0] == 1
     assert run_command(tmp_path / "missing.csv", "--session", structure.code)[0] == 1
     assert not Candidate.objects.exclude(pk=candidate_a.pk).exists()
+
+
+@pytest.mark.parametrize("copy_min_rows", [1, 10_000])
+def test_a_job_that_loses_a_race_with_another_import_fails_and_stores_nothing(
+    structure, school, track, clerk, monkeypatch, copy_min_rows
+):
+    from candidates import services
+    from tests.factories import CandidateFactory
+
+    monkeypatch.setattr(bac.pg, "COPY_MIN_ROWS", copy_min_rows)
+    # Another import creates the second candidate after this one looked for existing files.
+    looked = services._check_against_database
+
+    def look_then_lose(session, parsed, rules):
+        result = looked(session, parsed, rules)
+        CandidateFactory(session=session, school=school, track=track, massar_code="R130046853")
+        return result
+
+    monkeypatch.setattr(services, "_check_against_database", look_then_lose)
+    job = make_job(structure, clerk, csv_bytes(rows(3)))
+    assert run_import_job(job.pk) == ImportJob.Status.FAILED
+    job.refresh_from_db()
+    assert job.errors[0]["code"] == "job_conflict"
+    assert list(Candidate.objects.values_list("massar_code", flat=True)) == []

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+import bac.pg
 from audit.models import AuditEntry
 from audit.services import verify_chain
 from candidates import services
@@ -259,7 +260,7 @@ def test_progress_goes_from_zero_to_the_number_of_rows(structure, clerk, monkeyp
 
 def test_the_bulk_paths_store_the_same_files_and_a_valid_audit_chain(structure, clerk, monkeypatch):
     """COPY on PostgreSQL (the ORM elsewhere) from the first row on: create, update, re-import."""
-    monkeypatch.setattr(services, "COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(bac.pg, "COPY_MIN_ROWS", 1)
     first = import_candidates(structure, csv_bytes(rows(30)), "v1.csv", clerk)
     changed = rows(30)
     changed[7]["first_name_latin"] = "Youssef"
@@ -293,7 +294,7 @@ def test_every_error_code_has_a_message():
 
     all_codes = [v for k, v in vars(Codes).items() if k.isupper()]
     with translation.override("en"):
-        for code in [*all_codes, services.JOB_FAILED, services.FILE_GONE]:
+        for code in [*all_codes, services.JOB_FAILED, services.JOB_CONFLICT, services.FILE_GONE]:
             assert code in services.ERROR_MESSAGES, code
             assert describe({"code": code, "params": {}, "line": 1, "column": ""})["reason"]
 

@@ -15,7 +15,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from bac.progress import ProgressBar
-from candidates.services import describe, import_candidates
+from candidates.services import (
+    JOB_CONFLICT,
+    ImportConflict,
+    describe,
+    error_message,
+    import_candidates,
+)
 from exams.models import ExamSession
 
 
@@ -82,14 +88,17 @@ class Command(BaseCommand):
             bar.total = max(total, 1)
             bar.update(done)
 
-        outcome = import_candidates(
-            session,
-            data,
-            path.name,
-            actor,
-            keep_valid_rows=options["keep_valid_rows"],
-            progress=progress,
-        )
+        try:
+            outcome = import_candidates(
+                session,
+                data,
+                path.name,
+                actor,
+                keep_valid_rows=options["keep_valid_rows"],
+                progress=progress,
+            )
+        except ImportConflict:
+            raise CommandError(error_message(JOB_CONFLICT)) from None
         bar.finish()
         for error in outcome.errors:
             self.stdout.write(format_error(describe(error)))

@@ -1,0 +1,129 @@
+"""Grades, computed results and published result snapshots.
+
+The grading rules themselves live in `results.grading` (pure, no Django). A computation stores
+one ComputedResult per candidate; a publication freezes a computation into an immutable,
+versioned snapshot (PublishedResult rows) that candidates read from the moment it is public.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from exams.models import Component
+
+
+class Sitting(models.TextChoices):
+    NORMAL = "normal", _("Normal session")
+    CATCH_UP = "catch_up", _("Catch-up session")
+
+
+class Decision(models.TextChoices):
+    ADMITTED = "admitted", _("Admitted")
+    CATCH_UP = "catch_up", _("Eligible for the catch-up session")
+    FAILED = "failed", _("Not admitted")
+    INCOMPLETE = "incomplete", _("Result pending: grades missing")
+
+
+class Mention(models.TextChoices):
+    NONE = "", _("No mention")
+    PASSABLE = "passable", _("Passable")
+    ASSEZ_BIEN = "assez_bien", _("Assez bien")
+    BIEN = "bien", _("Bien")
+    TRES_BIEN = "tres_bien", _("Très bien")
+
+
+class Grade(models.Model):
+    """One mark of one candidate in one subject of one component, for one sitting (/20)."""
+
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.CASCADE, related_name="grades"
+    )
+    subject = models.ForeignKey("exams.Subject", on_delete=models.PROTECT, related_name="+")
+    component = models.CharField(_("component"), max_length=12, choices=Component.choices)
+    sitting = models.CharField(
+        _("sitting"), max_length=10, choices=Sitting.choices, default=Sitting.NORMAL
+    )
+    mark = models.DecimalField(
+        _("mark"),
+        max_digits=4,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(20)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "subject", "component", "sitting"], name="one_mark_per_subject"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mark__gte=0, mark__lte=20), name="mark_between_0_and_20"
+            ),
+        ]
+        verbose_name = _("grade")
+        verbose_name_plural = _("grades")
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id} {self.subject_id} {self.component} {self.sitting}: {self.mark}"
+
+
+class Computation(models.Model):
+    """One run of the grading engine over a session's candidates, with progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("In progress")
+        DONE = "done", _("Computed")
+        FAILED = "failed", _("Failed")
+
+    session = models.ForeignKey(
+        "exams.ExamSession", on_delete=models.PROTECT, related_name="computations"
+    )
+    sitting = models.CharField(max_length=10, choices=Sitting.choices, default=Sitting.NORMAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    # Statistics computed with the results (pass rates by academy, track, sex, type; histogram).
+    statistics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"computation {self.pk} of {self.session_id} ({self.sitting})"
+
+
+class ComputedResult(models.Model):
+    """The grading engine's output for one candidate in one computation (not public)."""
+
+    computation = models.ForeignKey(Computation, on_delete=models.CASCADE, related_name="results")
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.CASCADE, related_name="+"
+    )
+    continuous_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    regional_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    national_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    general_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    mention = models.CharField(max_length=10, choices=Mention.choices, blank=True)
+    # Why: e.g. "eliminated: 0 in MATH", "missing: PC national".
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["computation", "candidate"], name="one_result_per_computation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id}: {self.general_average} {self.decision}"
