@@ -16,5 +16,8 @@ urlpatterns = [
     path("account/", include("identity.urls")),
     path("staff/", include("candidates.urls")),
     path("staff/structure/", include("exams.urls")),
+    path("results/", include("results.urls")),
+    path("staff/results/", include("results.staff_urls")),
+    path("staff/publications/", include("results.publication_urls")),
     path("django-admin/", admin.site.urls),
 ]
