@@ -444,7 +444,7 @@ def _checkers(rules: Rules) -> dict[str, Callable[[Any], Any]]:
 # --- Reading the file. ----------------------------------------------------------------------
 
 
-class _FileProblem(Exception):
+class FileProblem(Exception):
     def __init__(self, code: str, params: Mapping[str, Any] | None = None, line: int = 0) -> None:
         super().__init__(code)
         self.error = RowError(line, "", code, params or {})
@@ -471,12 +471,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
         try:
             return data[2:].decode(encoding), "utf-16"
         except UnicodeDecodeError:
-            raise _FileProblem(Code.FILE_BAD_ENCODING, {"encoding": "UTF-16"}) from None
+            raise FileProblem(Code.FILE_BAD_ENCODING, {"encoding": "UTF-16"}) from None
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            raise _FileProblem(Code.FILE_BAD_ENCODING, {"encoding": "UTF-8"}) from None
+            raise FileProblem(Code.FILE_BAD_ENCODING, {"encoding": "UTF-8"}) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -494,7 +494,7 @@ def _csv_table(data: bytes) -> _Table:
     head = data[:8192]
     is_utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
     if not is_utf16 and (b"\x00" in head or head.startswith(_BINARY_MAGICS)):
-        raise _FileProblem(Code.FILE_NOT_TABULAR)
+        raise FileProblem(Code.FILE_NOT_TABULAR)
     text, encoding = decode_text(data)
     del data
     newline = text.find("\n")
@@ -509,7 +509,7 @@ def _csv_table(data: bytes) -> _Table:
                 yield previous_end + 1, cells
                 previous_end = reader.line_num
         except csv.Error:
-            raise _FileProblem(
+            raise FileProblem(
                 Code.FILE_BAD_CSV, {"line": previous_end + 1}, line=previous_end + 1
             ) from None
 
@@ -528,25 +528,27 @@ def _xlsx_table(data: bytes) -> _Table:
         sheet.reset_dimensions()
         iterator = sheet.iter_rows(values_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError) as exc:
-        raise _FileProblem(Code.FILE_BAD_XLSX) from exc
+        raise FileProblem(Code.FILE_BAD_XLSX) from exc
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for line, cells in enumerate(iterator, start=1):
                 yield line, list(cells)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-            raise _FileProblem(Code.FILE_BAD_XLSX) from exc
+            raise FileProblem(Code.FILE_BAD_XLSX) from exc
         finally:
             book.close()
 
     return _Table(rows(), max(estimated, 0), "xlsx")
 
 
-def _open_table(data: bytes) -> _Table:
+def open_table(data: bytes) -> _Table:
+    """The rows of a CSV (any accepted encoding and separator) or XLSX file. Raises FileProblem;
+    so does iterating the rows. Also used by the grade import (results.grades)."""
     if data.startswith(_XLSX_MAGIC):
         return _xlsx_table(data)
     if data.startswith(_OLE_MAGIC):
-        raise _FileProblem(Code.FILE_LEGACY_XLS)
+        raise FileProblem(Code.FILE_LEGACY_XLS)
     return _csv_table(data)
 
 
@@ -597,9 +599,9 @@ def parse_candidates(
     if max_bytes is not None and len(data) > max_bytes:
         return _file_failure(Code.FILE_TOO_LARGE, {"max_bytes": max_bytes, "size": len(data)})
     try:
-        table = _open_table(data)
+        table = open_table(data)
         return _check_rows(table, rules, progress)
-    except _FileProblem as problem:
+    except FileProblem as problem:
         return ParseResult([], [problem.error], file_error=True)
 
 

@@ -12,6 +12,12 @@ class Sex(models.TextChoices):
     MALE = "M", _("Male")
 
 
+class VerificationStatus(models.TextChoices):
+    PENDING = "pending", _("Not verified yet")
+    REPORTED = "reported", _("Errors reported, awaiting the school")
+    CONFIRMED = "confirmed", _("Verified")
+
+
 class Candidate(models.Model):
     """A candidate's file for one exam session."""
 
@@ -40,6 +46,23 @@ class Candidate(models.Model):
     phone = models.CharField(_("phone"), max_length=16, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     photo = models.ImageField(_("photo"), upload_to="photos/", blank=True)
+    # Where the candidate sits the exams (assigned by the academy before convocations).
+    exam_centre = models.ForeignKey(
+        "exams.ExamCentre",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="candidates",
+    )
+    exam_room = models.CharField(_("exam room"), max_length=20, blank=True)
+    # Data verification (DESIGN journey 2): only a confirmed file yields a convocation.
+    verification_status = models.CharField(
+        _("data verification"),
+        max_length=10,
+        choices=VerificationStatus.choices,
+        default=VerificationStatus.PENDING,
+    )
+    verified_at = models.DateTimeField(_("data confirmed at"), null=True, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
