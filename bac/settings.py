@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "candidates",
     "notifications",
     "results",
+    "convocations",
     "portal",
 ]
 
@@ -271,3 +272,92 @@ LOGGING = {
     },
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Notification outbox (notifications.services.queue_bulk_notifications) ---------------------
+# Pushed SMS and e-mail (results published, complaint decided...): sent by Celery tasks at the
+# providers' rate, shared by every worker through the cache (Redis in production), retried with
+# exponential backoff, never sent twice.
+NOTIFICATIONS_SMS_PER_SECOND = env_int("NOTIFICATIONS_SMS_PER_SECOND", 20, minimum=1)
+NOTIFICATIONS_EMAIL_PER_SECOND = env_int("NOTIFICATIONS_EMAIL_PER_SECOND", 50, minimum=1)
+# Waiting for the providers' rate is pointless when tasks run eagerly in-process (the demo, the
+# tests, console sinks): off by default there, on as soon as a broker is configured.
+NOTIFICATIONS_THROTTLE = env_bool("NOTIFICATIONS_THROTTLE", not CELERY_TASK_ALWAYS_EAGER)
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env_int("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", 30, minimum=1)
+NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS = env_int(
+    "NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS", 3600, minimum=1
+)
+# Outbox rows per sending task, and the Celery queue those tasks go to (empty: the default
+# queue; a dedicated queue keeps a long SMS backlog from holding other background work back).
+NOTIFICATIONS_BATCH_SIZE = env_int("NOTIFICATIONS_BATCH_SIZE", 100, minimum=1)
+NOTIFICATIONS_QUEUE = env_str("NOTIFICATIONS_QUEUE")
+# A row still "sending" after this long lost its worker: it is reported as failed (delivery
+# unknown) by `manage.py notifications_sweep`, never sent again.
+NOTIFICATIONS_STALE_CLAIM_SECONDS = env_int("NOTIFICATIONS_STALE_CLAIM_SECONDS", 900, minimum=60)
+# Absolute address of the site, for the links in messages.
+NOTIFICATIONS_SITE_URL = env_str(
+    "NOTIFICATIONS_SITE_URL",
+    "http://127.0.0.1:8000"
+    if DEBUG or not ALLOWED_HOSTS or ALLOWED_HOSTS[0].startswith((".", "*"))
+    else f"https://{ALLOWED_HOSTS[0]}",
+)
+# SMS providers (SMS_BACKEND above): the sender name, the file sink's path, the HTTP gateway.
+SMS_SENDER_ID = env_str("SMS_SENDER_ID", "BAC")
+SMS_FILE_PATH = env_str("SMS_FILE_PATH", str(VAR_DIR / "sms.jsonl"))
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10, minimum=1)
+
+# --- Results publication, lookup and static export (results.publication, results.snapshot) ------
+# The published results are served from the cache (Redis in production), keyed by an HMAC of the
+# Massar code (or CNIE number) and the birth date. Changing this key needs
+# `manage.py warm_results` to rebuild the cache from the published snapshots.
+if env_str("RESULTS_LOOKUP_KEY"):
+    RESULTS_LOOKUP_KEY = env_str("RESULTS_LOOKUP_KEY")
+else:
+    RESULTS_LOOKUP_KEY = _key_file("results_lookup.key", lambda: secrets.token_urlsafe(48))
+if len(RESULTS_LOOKUP_KEY) < 32:
+    raise ConfigurationError("RESULTS_LOOKUP_KEY", "must be at least 32 characters long")
+
+
+def _ed25519_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+# Ed25519 private key (PEM) that signs the static export of published results; its public key
+# is published at /results/export-key.json.
+RESULTS_EXPORT_SIGNING_KEY = env_str("RESULTS_EXPORT_SIGNING_KEY") or _key_file(
+    "results_export_ed25519.pem", _ed25519_pem
+)
+# Public look-ups (Massar code or CNIE number + birth date): failed attempts per code and
+# window, and attempts per client address (or IPv6 /64) and window. Many candidates share an
+# address on results day (mobile carriers' NAT, schools), hence a generous address limit.
+RESULTS_LOOKUP_FAILURES_PER_CODE = env_int("RESULTS_LOOKUP_FAILURES_PER_CODE", 10, minimum=1)
+RESULTS_LOOKUP_CODE_WINDOW_SECONDS = env_int("RESULTS_LOOKUP_CODE_WINDOW_SECONDS", 3600, minimum=1)
+RESULTS_LOOKUP_PER_ADDRESS = env_int("RESULTS_LOOKUP_PER_ADDRESS", 300, minimum=1)
+RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS = env_int(
+    "RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS", 600, minimum=1
+)
+# The pointer to the live publications is rebuilt from the database at least this often.
+RESULTS_POINTER_TTL_SECONDS = env_int("RESULTS_POINTER_TTL_SECONDS", 300, minimum=1)
+# Candidates per batch when a publication is prepared (rows written, cache entries set).
+RESULTS_PUBLICATION_BATCH = env_int("RESULTS_PUBLICATION_BATCH", 5000, minimum=1)
+# The snapshot lives in the default cache: the local-memory cache of the embedded default must
+# hold a whole session's results (Django's default culls it at 300 entries).
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["default"].setdefault("OPTIONS", {})["MAX_ENTRIES"] = env_int(
+        "LOCMEM_CACHE_MAX_ENTRIES", 2_000_000, minimum=300
+    )
+# The publication tasks live in results.publication (results.tasks belongs to the computation).
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "results.publication"]

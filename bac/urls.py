@@ -19,5 +19,6 @@ urlpatterns = [
     path("results/", include("results.urls")),
     path("staff/results/", include("results.staff_urls")),
     path("staff/publications/", include("results.publication_urls")),
+    path("staff/notifications/", include("notifications.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -41,7 +41,7 @@ CANDIDATE_SERVICES = (
         WindowKind.RESULTS,
         _("Bac results"),
         _("See your results as soon as they are published."),
-        False,
+        True,
     ),
     (
         WindowKind.COMPLAINTS,

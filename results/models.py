@@ -83,6 +83,11 @@ class Computation(models.Model):
         "exams.ExamSession", on_delete=models.PROTECT, related_name="computations"
     )
     sitting = models.CharField(max_length=10, choices=Sitting.choices, default=Sitting.NORMAL)
+    # None: the whole session (the only kind that may be published or serve as the reference
+    # of a catch-up). An academy: a preview of that academy's candidates, started by its staff.
+    academy = models.ForeignKey(
+        "exams.Academy", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
@@ -127,3 +132,115 @@ class ComputedResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.candidate_id}: {self.general_average} {self.decision}"
+
+
+# --- Publication: immutable, versioned snapshots served to candidates (results.publication) ---
+
+
+class Publication(models.Model):
+    """A published result set: an immutable, versioned snapshot of a computation.
+
+    A full publication freezes every result of a computation into PublishedResult rows and the
+    lookup cache before its moment; candidates see it from `publish_at` on, with no job at that
+    moment (the lookup compares the time with `publish_at`). It stays the current one of its
+    session and sitting until a later version is public or it is withdrawn. A correction
+    publishes one candidate's new result on top of a full publication (`base`).
+    """
+
+    class Kind(models.TextChoices):
+        FULL = "full", _("Full publication")
+        CORRECTION = "correction", _("Correction of one result")
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing", _("Being prepared")
+        READY = "ready", _("Ready")  # scheduled or public, depending on publish_at
+        REPLACED = "replaced", _("Replaced by a later version")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        FAILED = "failed", _("Preparation failed")
+
+    session = models.ForeignKey(
+        "exams.ExamSession", on_delete=models.PROTECT, related_name="publications"
+    )
+    sitting = models.CharField(max_length=10, choices=Sitting.choices, default=Sitting.NORMAL)
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FULL)
+    computation = models.ForeignKey(
+        Computation, on_delete=models.PROTECT, related_name="publications"
+    )
+    base = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    replaces = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements"
+    )
+    publish_at = models.DateTimeField(_("publication moment"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    count = models.PositiveIntegerField(default=0)
+    # SHA-256 over the rows' payloads in candidate order: what exactly was published.
+    digest = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawal_reason = models.TextField(_("reason for the withdrawal"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "sitting", "version"], name="one_publication_per_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["session", "sitting", "status"])]
+        verbose_name = _("publication of results")
+        verbose_name_plural = _("publications of results")
+
+    def __str__(self) -> str:
+        return f"publication v{self.version} of {self.session_id} ({self.sitting}, {self.status})"
+
+
+class PublishedResult(models.Model):
+    """One candidate's result as published: frozen, never updated (a change is a new version).
+
+    The identifiers and birth date are copied as they were at publication, so that the lookup
+    keys can be rebuilt from the snapshot alone; `payload` is the compact JSON the lookup serves.
+    """
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="rows")
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.PROTECT, related_name="published_results"
+    )
+    massar_code = models.CharField(max_length=10)
+    cnie_number = models.CharField(max_length=8, blank=True)
+    birth_date = models.DateField()
+    continuous_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    regional_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    national_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    general_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    mention = models.CharField(max_length=10, choices=Mention.choices, blank=True)
+    payload = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "candidate"], name="one_published_result_per_candidate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.massar_code}: {self.general_average} {self.decision} (pub {self.publication_id})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("a published result is immutable: publish a new version instead")
+        super().save(*args, **kwargs)

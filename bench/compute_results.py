@@ -1,0 +1,214 @@
+"""Benchmark: compute the results of N candidates in PostgreSQL, against one SQL aggregate.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/compute_results.py [--candidates 500000]
+
+DATABASE_URL names the server (and a database to connect to for administration); the run
+happens in a throw-away database (`bac_bench_results` by default) that is dropped and
+recreated, then migrated. It seeds N candidates (`manage.py seed`) and a mark for every subject
+of their track (COPY), then times, in one run on the same server:
+
+1. `results.services.compute_session`: the grading engine over every candidate (component
+   averages, general average, decision, mention, reason), one ComputedResult per candidate
+   written by COPY, the statistics (by academy, directorate, track, sex and candidate type,
+   histogram, anomalies), all in one transaction;
+2. one SQL statement computing the same weighted averages over the same grades (a GROUP BY
+   over grades joined with the candidates and the coefficients, rounded to two decimals),
+   fetched to the client: the floor any computation can approach. It runs once before and
+   once after (1); the faster run counts.
+
+Targets (DESIGN §6): 500,000 candidates in under 60 s, at most twice the aggregate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bac.settings")
+os.environ.setdefault("DEBUG", "true")
+
+TARGET_SECONDS = 60.0
+TARGET_RATIO = 2.0
+
+AGGREGATE_SQL = """
+SELECT a.candidate_id,
+       ROUND(CASE WHEN a.continuous IS NULL
+                  THEN (a.regional + 2 * a.national) / 3
+                  ELSE 0.25 * a.continuous + 0.25 * a.regional + 0.5 * a.national END, 2)
+  FROM (SELECT g.candidate_id,
+               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'continuous')
+                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'continuous'), 0)
+                 AS continuous,
+               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'regional')
+                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'regional'), 0)
+                 AS regional,
+               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'national')
+                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'national'), 0)
+                 AS national
+          FROM results_grade AS g
+          JOIN candidates_candidate AS c ON c.id = g.candidate_id
+          JOIN exams_tracksubject AS ts
+            ON ts.track_id = c.track_id AND ts.subject_id = g.subject_id
+           AND ts.component = g.component
+         WHERE c.session_id = %s AND g.sitting = 'normal'
+         GROUP BY g.candidate_id) AS a
+"""
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--candidates", type=int, default=500_000)
+    parser.add_argument(
+        "--database", default="bac_bench_results", help="the throw-away database to (re)create"
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    return parser.parse_args()
+
+
+def _admin_url(server_url: str) -> str:
+    parsed = urlparse(server_url)
+    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
+        sys.exit("DATABASE_URL must point to a PostgreSQL server (postgres://...).")
+    return urlunparse(parsed._replace(scheme="postgresql"))
+
+
+def _recreate_database(server_url: str, name: str) -> str:
+    """Drop and create `name` on the server of `server_url`; return its URL."""
+    import psycopg
+    from psycopg import sql
+
+    admin_url = _admin_url(server_url)
+    if urlparse(admin_url).path.strip("/") == name:
+        sys.exit(f"DATABASE_URL must name another database than the throw-away {name!r}.")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunparse(urlparse(server_url)._replace(path="/" + name))
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(_admin_url(server_url), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _time_aggregate(session_id: int) -> tuple[float, int]:
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(AGGREGATE_SQL, [session_id])
+        rows = cursor.fetchall()
+    return time.perf_counter() - started, len(rows)
+
+
+def _check_same_averages(computation_id: int, session_id: int) -> int:
+    """How many complete candidates' general averages differ between the engine and SQL."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM ({AGGREGATE_SQL}) AS s(candidate_id, average) "  # noqa: S608
+            "JOIN results_computedresult AS r ON r.candidate_id = s.candidate_id "
+            "AND r.computation_id = %s "
+            "WHERE r.general_average IS NOT NULL AND r.general_average <> s.average",
+            [session_id, computation_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def main() -> None:
+    args = _parse_args()
+    server_url = os.environ.get("DATABASE_URL", "")
+    if not server_url:
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
+        )
+    os.environ["DATABASE_URL"] = _recreate_database(server_url, args.database)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from exams.models import ExamSession
+    from results.management.commands.seed_grades import seed_grades
+    from results.models import ComputedResult, Grade
+    from results.services import compute_session
+
+    try:
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        call_command("seed", candidates=args.candidates, seed=args.seed, stdout=io.StringIO())
+        session = ExamSession.current()
+        print(
+            f"database {args.database}: seeded {args.candidates:,} candidates in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        started = time.perf_counter()
+        grades = seed_grades(session, seed=args.seed, missing_rate=0.0, zero_rate=0.003)
+        print(f"seeded {grades:,} grades in {time.perf_counter() - started:.1f} s")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+        first_sql, rows = _time_aggregate(session.pk)
+        if rows != args.candidates:
+            sys.exit(f"the aggregate returned {rows} rows")
+
+        started = time.perf_counter()
+        computation = compute_session(session)
+        compute_seconds = time.perf_counter() - started
+        stored = ComputedResult.objects.filter(computation=computation).count()
+        if computation.status != "done" or stored != args.candidates:
+            sys.exit(f"computation incomplete: {computation.status}, {stored} results")
+
+        second_sql, _rows = _time_aggregate(session.pk)
+        sql_seconds = min(first_sql, second_sql)
+        differing = _check_same_averages(computation.pk, session.pk)
+        totals = computation.statistics["overall"]["totals"]
+
+        n = args.candidates
+        print(f"grades per candidate     {Grade.objects.count() / n:7.1f}")
+        print(
+            f"compute_session          {compute_seconds:7.2f} s  {n / compute_seconds:10,.0f} candidates/s"
+            f"  (admitted {totals['admitted']:,}, catch-up {totals['catch_up']:,}, "
+            f"failed {totals['failed']:,}, incomplete {totals['incomplete']:,})"
+        )
+        print(
+            f"SQL aggregate            {sql_seconds:7.2f} s  {n / sql_seconds:10,.0f} candidates/s"
+            f"  (runs: {first_sql:.2f} s, {second_sql:.2f} s)"
+        )
+        print(f"ratio compute / SQL      {compute_seconds / sql_seconds:7.2f} x")
+        print(f"averages differing from SQL: {differing}")
+        target = TARGET_SECONDS * n / 500_000
+        time_ok = compute_seconds < target
+        ratio_ok = compute_seconds / sql_seconds <= TARGET_RATIO
+        print(
+            f"target: {n:,} candidates in under {target:.1f} s: {'PASS' if time_ok else 'FAIL'}; "
+            f"ratio at most {TARGET_RATIO:.0f}: {'PASS' if ratio_ok else 'FAIL'}"
+        )
+    finally:
+        connection.close()
+        if not args.keep:
+            _drop_database(server_url, args.database)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,474 @@
+"""The convocation PDF: both scripts, Arabic shaped and laid out right to left, the photo,
+the centre and room, the track's timetable, the rules and the signed QR code.
+
+fpdf2 with HarfBuzz text shaping (uharfbuzz) and its bidi algorithm. The fonts ship in
+convocations/fonts/ (Noto Naskh Arabic, OFL; DejaVu Sans, Bitstream Vera licence) so that
+a machine with only Python renders the same document.
+
+Speed (DESIGN §6, ≥ 20 convocations a second a core): fpdf2 parses each font for each
+document and subsets it again on output, which costs ~0.15 s with the full fonts. Each
+process therefore cuts the fonts once to the characters a convocation can print (Latin
+with its accents, Arabic, digits and punctuation, every OpenType feature kept for shaping)
+into a private temporary directory, and documents load those small files.
+
+The printed texts in French and Arabic (headings, rules) are the document's fixed bilingual
+content, whatever the reader's interface language; their official wording is the ministry's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import io
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import segno
+from django.utils import timezone
+from fpdf import FPDF
+
+# fontTools narrates every subset at INFO level: ~2,000 log lines a document otherwise.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONTS = {
+    # family, style: file
+    ("latin", ""): "DejaVuSans.ttf",
+    ("latin", "B"): "DejaVuSans-Bold.ttf",
+    ("arabic", ""): "NotoNaskhArabic-Regular.ttf",
+    ("arabic", "B"): "NotoNaskhArabic-Bold.ttf",
+}
+_COMMON = [*range(0x20, 0x7F), 0xA0, 0xAB, 0xBB, 0xB0, 0xB7, *range(0x2010, 0x2027), 0x2116]
+_FONT_CHARACTERS = {
+    # French and the Latin transliterations of Moroccan names (Latin-1, Latin Extended-A).
+    "latin": [*_COMMON, *range(0xA1, 0x180), 0x20AC, 0x25A1],
+    # The Arabic letters, marks and digits, and the letters Moroccan names borrow (پ ڤ گ ڭ ݣ).
+    "arabic": [
+        *_COMMON,
+        0x060C,
+        0x061B,
+        0x061F,
+        *range(0x0621, 0x0660),
+        *range(0x0660, 0x066E),
+        0x0670,
+        0x0671,
+        0x067E,
+        0x0686,
+        0x06A4,
+        0x06A9,
+        0x06AD,
+        0x06AF,
+        0x06CC,
+        0x06D4,
+        0x0763,
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+    ],
+}
+# The layout tables drive HarfBuzz; fpdf2 drops them from the embedded subset anyway.
+_LAYOUT_TABLES = ("GDEF", "GPOS", "GSUB")
+
+
+@dataclass(frozen=True)
+class PreparedFont:
+    path: Path  # what fpdf2 parses and subsets for each document (no layout tables)
+    shaping_path: Path  # the same glyphs with their layout tables, for HarfBuzz
+
+
+@functools.cache
+def prepared_fonts() -> dict[tuple[str, str], PreparedFont]:
+    """Per process: the fonts cut to what a convocation prints, in a private directory."""
+    from fontTools import subset as ftsubset
+    from fontTools import ttLib
+
+    directory = Path(tempfile.mkdtemp(prefix="bac-convocation-fonts-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    prepared = {}
+    for (family, style), name in FONTS.items():
+        font = ttLib.TTFont(FONT_DIR / name, recalcTimestamp=False)
+        options = ftsubset.Options()
+        options.layout_features = ["*"]  # every shaping feature: init/medi/fina, liga, mark...
+        options.name_IDs = ["*"]
+        options.notdef_outline = True
+        options.drop_tables += ["FFTM", "kern"]
+        subsetter = ftsubset.Subsetter(options)
+        subsetter.populate(unicodes=_FONT_CHARACTERS[family])
+        subsetter.subset(font)
+        shaping_path = directory / f"shaping-{name}"
+        font.save(shaping_path)
+        plain = ttLib.TTFont(shaping_path, recalcTimestamp=False)
+        for table in _LAYOUT_TABLES:
+            if table in plain:
+                del plain[table]
+        path = directory / name
+        plain.save(path)
+        prepared[(family, style)] = PreparedFont(path, shaping_path)
+    return prepared
+
+
+_shapers = threading.local()
+
+
+def _shaper(font: PreparedFont):
+    """One HarfBuzz font per thread and font file (fpdf2 sets its size before each use)."""
+    from fpdf.fonts import HarfBuzzFont
+    from uharfbuzz import Blob, Face
+
+    cache = _shapers.__dict__.setdefault("fonts", {})
+    shaper = cache.get(font.shaping_path)
+    if shaper is None:
+        shaper = cache[font.shaping_path] = HarfBuzzFont(
+            Face(Blob.from_file_path(font.shaping_path))
+        )
+    return shaper
+
+
+# -- Fixed bilingual content --------------------------------------------------------------------
+
+MINISTRY_FR = ("Royaume du Maroc", "Ministère de l'Éducation nationale, du Préscolaire et des Sports")
+MINISTRY_AR = ("المملكة المغربية", "وزارة التربية الوطنية والتعليم الأولي والرياضة")
+TITLE_FR = "Convocation aux examens du baccalauréat"
+TITLE_AR = "استدعاء لاجتياز امتحانات البكالوريا"
+RULES_FR = (
+    "Présentez-vous au centre d'examen 30 minutes avant le début de chaque épreuve, avec cette "
+    "convocation et votre CNIE originale.",
+    "Aucun candidat n'est admis en salle plus de 15 minutes après le début d'une épreuve.",
+    "Téléphones, montres connectées et tout appareil électronique sont interdits dans la salle.",
+    "Toute fraude ou tentative de fraude est sanctionnée conformément à la loi n° 02-13.",
+    "Vérifiez les informations ci-dessus ; signalez toute erreur à votre établissement.",
+)
+RULES_AR = (
+    "يجب الحضور إلى مركز الامتحان 30 دقيقة قبل بداية كل اختبار، مصحوبا بهذا الاستدعاء "
+    "وبالبطاقة الوطنية للتعريف الإلكترونية الأصلية.",
+    "لا يسمح لأي مترشح بالدخول إلى القاعة بعد مرور 15 دقيقة على بداية الاختبار.",
+    "يمنع إدخال الهواتف والساعات الذكية وكل جهاز إلكتروني إلى قاعة الامتحان.",
+    "كل غش أو محاولة غش يعرض صاحبه للعقوبات المنصوص عليها في القانون رقم 02.13.",
+    "تحقق من المعلومات أعلاه وأبلغ مؤسستك بأي خطأ.",
+)
+FOOTER_FR = (
+    "Le code QR est signé par le ministère : le surveillant le vérifie à l'entrée, avec votre "
+    "CNIE. Si vos données changent, téléchargez à nouveau votre convocation : l'ancienne ne "
+    "sera plus valable."
+)
+FOOTER_AR = (
+    "رمز QR موقع من طرف الوزارة، ويتحقق منه الحارس عند الدخول مع بطاقتك الوطنية. "
+    "إذا تغيرت معطياتك، حمل الاستدعاء من جديد: يصبح الاستدعاء القديم غير صالح."
+)
+DAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+DAYS_AR = ("الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد")
+
+
+@dataclass(frozen=True)
+class SlotLine:
+    starts_at: datetime  # aware
+    duration_minutes: int
+    subject_fr: str
+    subject_ar: str
+    component: str
+
+
+@dataclass(frozen=True)
+class ConvocationDocument:
+    """Everything the PDF prints: a snapshot of the file (convocation.fields) and the rest."""
+
+    fields: dict[str, str]
+    number: str
+    version: int
+    issued_at: datetime
+    file_hash: str
+    qr_text: str
+    slots: Sequence[SlotLine]
+    photo: bytes | None = None
+
+
+def _day(d: date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
+class _Pdf(FPDF):
+    def __init__(self) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        for (family, style), prepared in prepared_fonts().items():
+            self.add_font(family, style, str(prepared.path))
+            font = self.fonts[f"{family.lower()}{style}"]
+            # Glyphs are copied as they are into the embedded subset: recomputing every
+            # bounding box on output is most of the cost of saving a font.
+            font.ttfont.recalcBBoxes = False
+            # Shape with the layout tables fpdf2's own copy of the font does without.
+            font._hbfont = _shaper(prepared)
+        self.set_margins(12, 10, 12)
+        self.set_auto_page_break(True, margin=12)
+        self.c_margin = 1.2
+
+    def latin(self, size: float, bold: bool = False) -> None:
+        """French text: no shaping needed (and none paid for)."""
+        self.set_text_shaping(False)
+        self.set_font("latin", "B" if bold else "", size)
+        self.set_fallback_fonts([], exact_match=False)
+
+    def arabic(self, size: float, bold: bool = False) -> None:
+        """Arabic text, shaped by HarfBuzz, laid out right to left by the bidi algorithm;
+        Latin letters inside (a Massar code, a centre code) fall back to the Latin font."""
+        self.set_text_shaping(True)
+        self.set_font("arabic", "B" if bold else "", size)
+        self.set_fallback_fonts(["latin"], exact_match=False)
+
+    def paragraph(self, width: float, height: float, text: str, align: str = "L") -> None:
+        """multi_cell for the fixed texts, with the line breaks computed once per process:
+        breaking shaped text measures it again for every character."""
+        key = (self.font_family, self.font_style, self.font_size_pt, width, text)
+        lines = _LINE_CACHE.get(key)
+        if lines is None:
+            lines = self.multi_cell(width, height, text, dry_run=True, output="LINES")
+            _LINE_CACHE[key] = lines
+        x = self.get_x()
+        for line in lines:
+            self.set_x(x)
+            self.cell(width, height, line, align=align, new_x="LEFT", new_y="NEXT")
+
+
+_LINE_CACHE: dict[tuple, list[str]] = {}
+
+
+def _qr(pdf: FPDF, text: str, x: float, y: float, size: float) -> None:
+    """The QR code drawn as vector rectangles (sharp when printed at any resolution)."""
+    code = segno.make(text, error="m", micro=False)
+    matrix = code.matrix
+    count = len(matrix)
+    module = size / (count + 2)  # a one-module margin inside the box; the page is white
+    pdf.set_fill_color(0, 0, 0)
+    top = y + module
+    left = x + module
+    for row, line in enumerate(matrix):
+        column = 0
+        while column < count:
+            if line[column]:
+                start = column
+                while column < count and line[column]:
+                    column += 1
+                pdf.rect(
+                    left + start * module,
+                    top + row * module,
+                    (column - start) * module,
+                    module,
+                    style="F",
+                )
+            else:
+                column += 1
+
+
+def _photo(pdf: _Pdf, photo: bytes | None, x: float, y: float, w: float, h: float) -> None:
+    pdf.set_draw_color(90, 90, 90)
+    pdf.rect(x, y, w, h)
+    if photo:
+        try:
+            pdf.image(io.BytesIO(photo), x=x + 0.5, y=y + 0.5, w=w - 1, h=h - 1, keep_aspect_ratio=True)
+            return
+        except Exception:  # noqa: BLE001, S110 - an unreadable photo prints the placeholder
+            pass
+    pdf.set_xy(x, y + h / 2 - 6)
+    pdf.latin(7)
+    pdf.set_text_color(90, 90, 90)
+    pdf.cell(w, 4, "Photo", align="C", new_x="LEFT", new_y="NEXT")
+    pdf.arabic(8)
+    pdf.cell(w, 5, "الصورة", align="C")
+    pdf.set_text_color(0, 0, 0)
+
+
+def render(document: ConvocationDocument) -> bytes:
+    """The convocation as PDF bytes."""
+    f = document.fields
+    pdf = _Pdf()
+    pdf.set_title(f"Convocation {document.number}")
+    pdf.set_author("Ministère de l'Éducation nationale")
+    pdf.set_creator("Bac e-Services")
+    pdf.set_lang("fr-MA")
+    pdf.set_creation_date(document.issued_at)
+    pdf.add_page()
+    width = pdf.epw  # 186 mm
+    half = width / 2
+
+    # Header: the State in both languages, French on the left, Arabic on the right.
+    pdf.latin(8)
+    top = pdf.get_y()
+    for line in MINISTRY_FR:
+        pdf.cell(half, 4, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(top)
+    pdf.arabic(10)
+    for line in MINISTRY_AR:
+        pdf.set_x(pdf.l_margin + half)
+        pdf.cell(half, 4.6, line, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(11, 90, 60)
+    pdf.line(pdf.l_margin, top + 10.5, pdf.l_margin + width, top + 10.5)
+
+    # Photo on the left, QR code on the right, title between.
+    band = top + 13
+    photo_w, photo_h, qr_size = 30, 38, 44
+    _photo(pdf, document.photo, pdf.l_margin, band, photo_w, photo_h)
+    _qr(pdf, document.qr_text, pdf.l_margin + width - qr_size, band - 3, qr_size)
+    middle_x = pdf.l_margin + photo_w + 3
+    middle_w = width - photo_w - qr_size - 6
+    pdf.set_xy(middle_x, band)
+    pdf.latin(12.5, bold=True)
+    pdf.paragraph(middle_w, 5.6, TITLE_FR, align="C")
+    pdf.arabic(14, bold=True)
+    pdf.paragraph(middle_w, 7, TITLE_AR, align="C")
+    pdf.latin(9)
+    pdf.cell(middle_w, 5, f["session_name"], align="C", new_x="LEFT", new_y="NEXT")
+    pdf.latin(11, bold=True)
+    full_latin = f"{f['first_name_latin']} {f['last_name_latin'].upper()}"
+    pdf.cell(middle_w, 6, full_latin, align="C", new_x="LEFT", new_y="NEXT")
+    pdf.arabic(13, bold=True)
+    pdf.cell(middle_w, 7, f"{f['first_name_ar']} {f['last_name_ar']}", align="C")
+
+    # Identity, centre and room: French column | Arabic column.
+    pdf.set_y(band + max(photo_h, qr_size) + 2)
+    birth = _day(date.fromisoformat(f["birth_date"]))
+    centre_fr = f"{f['centre']} — {f['centre_fr']}" if f["centre"] else "—"
+    rows = (
+        ("Nom", f["last_name_latin"].upper(), "النسب", f["last_name_ar"]),
+        ("Prénom", f["first_name_latin"], "الاسم", f["first_name_ar"]),
+        (
+            "Né(e) le",
+            f"{birth} à {f['birth_place_latin']}",
+            "تاريخ ومكان الازدياد",
+            f"{birth} {f['birth_place_ar']}",
+        ),
+        ("Code Massar", f["massar_code"], "رمز مسار", f["massar_code"]),
+        ("N° CNIE", f["cnie_number"], "رقم البطاقة الوطنية", f["cnie_number"]),
+        ("Filière", f["track_fr"], "المسلك", f["track_ar"]),
+        ("Établissement", f["school_fr"], "المؤسسة", f["school_ar"]),
+        ("Centre d'examen", centre_fr, "مركز الامتحان", f["centre_ar"] or "—"),
+        ("Salle", f["room"] or "—", "القاعة", f["room"] or "—"),
+    )
+    label_w = 28
+    value_w = half - label_w - 2
+    pdf.set_draw_color(201, 208, 216)
+    for label_fr, value_fr, label_ar, value_ar in rows:
+        y = pdf.get_y()
+        pdf.latin(7.5)
+        pdf.set_text_color(74, 83, 96)
+        pdf.cell(label_w, 6, label_fr)
+        pdf.set_text_color(0, 0, 0)
+        pdf.latin(8.6, bold=True)
+        pdf.cell(value_w, 6, _fit(pdf, value_fr, value_w))
+        pdf.set_xy(pdf.l_margin + half + 2, y)
+        pdf.arabic(10, bold=True)
+        pdf.cell(value_w, 6, _fit(pdf, value_ar, value_w), align="R")
+        pdf.arabic(8.5)
+        pdf.set_text_color(74, 83, 96)
+        pdf.cell(label_w, 6, label_ar, align="R")
+        pdf.set_text_color(0, 0, 0)
+        pdf.line(pdf.l_margin, y + 6, pdf.l_margin + width, y + 6)
+        pdf.set_xy(pdf.l_margin, y + 6.2)
+
+    # Timetable of the candidate's track.
+    pdf.ln(3)
+    _section(pdf, "Calendrier des épreuves", "جدول الاختبارات", width)
+    columns = (34, 16, 16, 60, 60)
+    heads = (("Date", "L"), ("Heure", "L"), ("Durée", "L"), ("Épreuve", "L"), ("الاختبار", "R"))
+    pdf.set_fill_color(238, 241, 244)
+    for (head, align), w in zip(heads, columns, strict=True):
+        if align == "R":
+            pdf.arabic(9, bold=True)
+        else:
+            pdf.latin(8, bold=True)
+        pdf.cell(w, 6, head, border="B", align=align, fill=True)
+    pdf.ln(6)
+    if not document.slots:
+        pdf.latin(8.5)
+        pdf.cell(width / 2, 6, "Le calendrier sera publié prochainement.")
+        pdf.arabic(9.5)
+        pdf.cell(width / 2, 6, "سيتم نشر الجدول قريبا.", align="R", new_x="LMARGIN", new_y="NEXT")
+    tz = timezone.get_default_timezone()
+    for slot in document.slots:
+        local = timezone.localtime(slot.starts_at, tz)
+        regional = slot.component == "regional"
+        pdf.latin(8.3)
+        pdf.cell(columns[0], 5.8, f"{DAYS_FR[local.weekday()]} {_day(local.date())}", border="B")
+        pdf.cell(columns[1], 5.8, local.strftime("%H:%M"), border="B")
+        pdf.cell(columns[2], 5.8, _duration(slot.duration_minutes), border="B")
+        subject_fr = slot.subject_fr + (" (régional)" if regional else "")
+        pdf.cell(columns[3], 5.8, _fit(pdf, subject_fr, columns[3]), border="B")
+        pdf.arabic(9.5)
+        subject_ar = f"{DAYS_AR[local.weekday()]} · {slot.subject_ar}" + (
+            " (جهوي)" if regional else ""
+        )
+        pdf.cell(columns[4], 5.8, _fit(pdf, subject_ar, columns[4]), border="B", align="R")
+        pdf.ln(5.8)
+    pdf.latin(7)
+    pdf.set_text_color(74, 83, 96)
+    pdf.cell(half, 4.5, "Heures légales du Maroc (Africa/Casablanca).")
+    pdf.arabic(8)
+    pdf.cell(half, 4.5, "التوقيت القانوني للمملكة.", align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+
+    # Rules, French on the left and Arabic on the right.
+    pdf.ln(2)
+    _section(pdf, "Consignes", "تعليمات", width)
+    top = pdf.get_y()
+    pdf.latin(7.8)
+    for index, rule in enumerate(RULES_FR, 1):
+        pdf.paragraph(half - 3, 3.9, f"{index}. {rule}")
+        pdf.ln(0.8)
+    bottom_fr = pdf.get_y()
+    pdf.set_y(top)
+    pdf.arabic(9)
+    for index, rule in enumerate(RULES_AR, 1):
+        pdf.set_x(pdf.l_margin + half + 3)
+        pdf.paragraph(half - 3, 4.5, f"{index}. {rule}", align="R")
+        pdf.ln(0.4)
+    pdf.set_y(max(bottom_fr, pdf.get_y()) + 2)
+
+    # Footer: the number, version and fingerprint the invigilator's check page shows too.
+    issued = timezone.localtime(document.issued_at, tz)
+    pdf.set_draw_color(11, 90, 60)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
+    pdf.ln(1)
+    pdf.latin(7.2, bold=True)
+    pdf.cell(
+        width,
+        4,
+        f"Convocation n° {document.number} · version {document.version} · émise le "
+        f"{_day(issued.date())} à {issued:%H:%M} · empreinte {document.file_hash[:16]}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.latin(7)
+    pdf.paragraph(width, 3.6, FOOTER_FR)
+    pdf.arabic(8)
+    pdf.paragraph(width, 4.2, FOOTER_AR, align="R")
+    return bytes(pdf.output())
+
+
+def _section(pdf: _Pdf, title_fr: str, title_ar: str, width: float) -> None:
+    y = pdf.get_y()
+    pdf.latin(10, bold=True)
+    pdf.set_text_color(11, 90, 60)
+    pdf.cell(width / 2, 6.5, title_fr)
+    pdf.arabic(11.5, bold=True)
+    pdf.cell(width / 2, 6.5, title_ar, align="R")
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(pdf.l_margin, y + 7)
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """Shorten `text` with an ellipsis until it fits `width` in the current font."""
+    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return text
+    while len(text) > 1 and pdf.get_string_width(text + "…") > width - 2 * pdf.c_margin:
+        text = text[:-1]
+    return text.rstrip() + "…"

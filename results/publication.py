@@ -1,0 +1,725 @@
+"""Publishing results: immutable, versioned snapshots of a computation, switched on at a moment.
+
+    schedule_publication(computation, publish_at, actor)  a new version, prepared in the background
+    prepare_publication(publication_id)                    the task: rows, cache, then ready
+    withdraw_publication(publication, actor, reason)       stop showing it (audited)
+    republish_candidate(candidate, computed_result, reason) one candidate's new result, at once
+    notify_due_publications()                              tell candidates once a moment has come
+
+Preparation writes every PublishedResult row and every cache entry into the new publication's
+own namespace, which nothing points to yet, inside one database transaction; only then is the
+publication marked ready (audited) and, once that commits, the pointers rewritten. A failure at
+any point rolls the rows back and leaves the pointers, hence what candidates see, as they were.
+At the moment itself nothing runs: the lookup compares the time with the pointer's publish_at.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import Change, record_changes
+from bac.pg import copy_from_stdin, use_copy
+from exams.models import ExamSession, Subject, Track, TrackSubject
+
+from . import snapshot
+from .lookup import SnapshotRow
+from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
+
+logger = logging.getLogger(__name__)
+
+Status = Publication.Status
+Kind = Publication.Kind
+
+
+class PublicationError(Exception):
+    """The request cannot be carried out; the message is for the person who asked."""
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def is_public(publication: Publication, now: datetime.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return publication.status == Status.READY and publication.publish_at <= now
+
+
+def state_of(publication: Publication, now: datetime.datetime | None = None) -> str:
+    """preparing, scheduled, public, replaced, withdrawn or failed."""
+    if publication.status == Status.READY:
+        return "public" if is_public(publication, now) else "scheduled"
+    return publication.status
+
+
+def current_publication(
+    session: ExamSession, sitting: str, now: datetime.datetime | None = None
+) -> Publication | None:
+    """The full publication candidates of this session and sitting see now, if any."""
+    now = now or timezone.now()
+    return (
+        Publication.objects.filter(
+            session=session,
+            sitting=sitting,
+            kind=Kind.FULL,
+            status=Status.READY,
+            publish_at__lte=now,
+        )
+        .order_by("-version")
+        .first()
+    )
+
+
+def progress_key(publication_id: int) -> str:
+    return f"results:progress:{publication_id}"
+
+
+def progress_of(publication: Publication) -> int:
+    if publication.status != Status.PREPARING:
+        return publication.count
+    return cache.get(progress_key(publication.pk), 0)
+
+
+def publishable_computations(session: ExamSession | None = None):
+    """Computations that may be published: finished, over the whole session."""
+    qs = Computation.objects.filter(status=Computation.Status.DONE).select_related("session")
+    if hasattr(Computation, "academy"):
+        qs = qs.filter(academy__isnull=True)
+    if session is not None:
+        qs = qs.filter(session=session)
+    return qs.order_by("-created_at")
+
+
+# --- the snapshot -----------------------------------------------------------------------------
+
+
+def build_names(publication: Publication) -> dict[str, Any]:
+    """What an entry's codes mean: session, tracks, subjects, coefficients (small, immutable)."""
+    coefficients: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    for track, component, subject, coefficient in TrackSubject.objects.values_list(
+        "track__code", "component", "subject__code", "coefficient"
+    ):
+        coefficients[track][component][subject] = f"{coefficient.normalize():f}"
+    return {
+        "session_code": publication.session.code,
+        "session_name": publication.session.name,
+        "sitting": publication.sitting,
+        "version": publication.version,
+        "tracks": {
+            code: {"fr": fr, "ar": ar}
+            for code, fr, ar in Track.objects.values_list("code", "name_fr", "name_ar")
+        },
+        "subjects": {
+            code: {"fr": fr, "ar": ar}
+            for code, fr, ar in Subject.objects.values_list("code", "name_fr", "name_ar")
+        },
+        "coefficients": {track: dict(by) for track, by in coefficients.items()},
+    }
+
+
+_RESULT_FIELDS = (
+    "candidate_id",
+    "candidate__massar_code",
+    "candidate__cnie_number",
+    "candidate__birth_date",
+    "candidate__last_name_latin",
+    "candidate__first_name_latin",
+    "candidate__last_name_ar",
+    "candidate__first_name_ar",
+    "candidate__track__code",
+    "candidate__candidate_type",
+    "continuous_average",
+    "regional_average",
+    "national_average",
+    "general_average",
+    "decision",
+    "mention",
+)
+
+
+def _sittings_shown(sitting: str) -> list[str]:
+    return [Sitting.NORMAL, Sitting.CATCH_UP] if sitting == Sitting.CATCH_UP else [Sitting.NORMAL]
+
+
+def _marks_for(candidate_ids: Sequence[int], sitting: str) -> dict[int, list]:
+    marks: dict[int, list] = defaultdict(list)
+    for candidate_id, component, subject, grade_sitting, mark in Grade.objects.filter(
+        candidate_id__in=candidate_ids, sitting__in=_sittings_shown(sitting)
+    ).values_list("candidate_id", "component", "subject__code", "sitting", "mark"):
+        marks[candidate_id].append((component, subject, grade_sitting, mark))
+    return marks
+
+
+def _row(values: tuple, marks: list, version: int, corrected_at: float | None) -> SnapshotRow:
+    (
+        candidate_id,
+        massar,
+        cnie,
+        birth,
+        last,
+        first,
+        last_ar,
+        first_ar,
+        track,
+        candidate_type,
+        continuous,
+        regional,
+        national,
+        general,
+        decision,
+        mention,
+    ) = values
+    return SnapshotRow(
+        candidate_id=candidate_id,
+        massar_code=massar,
+        cnie_number=cnie or "",
+        birth_date=birth,
+        last_name=last,
+        first_name=first,
+        last_name_ar=last_ar,
+        first_name_ar=first_ar,
+        track=track,
+        candidate_type=candidate_type,
+        continuous_average=continuous,
+        regional_average=regional,
+        national_average=national,
+        general_average=general,
+        decision=decision,
+        mention=mention or "",
+        marks=marks,
+        version=version,
+        corrected_at=corrected_at,
+    )
+
+
+def snapshot_batches(
+    computation: Computation, sitting: str, version: int, batch_size: int
+) -> Iterator[list[SnapshotRow]]:
+    """The computation's results with each candidate's marks, in candidate order, in batches
+    (keyset pagination: no server-side cursor held across the writes)."""
+    last = 0
+    base = ComputedResult.objects.filter(computation=computation).order_by("candidate_id")
+    while True:
+        values = list(base.filter(candidate_id__gt=last).values_list(*_RESULT_FIELDS)[:batch_size])
+        if not values:
+            return
+        last = values[-1][0]
+        marks = _marks_for([v[0] for v in values], sitting)
+        yield [_row(v, marks.get(v[0], []), version, None) for v in values]
+
+
+_COPY_COLUMNS = (
+    "publication_id",
+    "candidate_id",
+    "massar_code",
+    "cnie_number",
+    "birth_date",
+    "continuous_average",
+    "regional_average",
+    "national_average",
+    "general_average",
+    "decision",
+    "mention",
+    "payload",
+)
+
+
+def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -> None:
+    if use_copy(len(rows)):
+        quote = connection.ops.quote_name
+        sql = (
+            f"COPY {quote(PublishedResult._meta.db_table)} "
+            f"({', '.join(quote(c) for c in _COPY_COLUMNS)}) FROM STDIN"
+        )
+        with connection.cursor() as cursor, copy_from_stdin(cursor, sql) as copy:
+            for row, payload in rows:
+                copy.write_row(
+                    (
+                        publication_id,
+                        row.candidate_id,
+                        row.massar_code,
+                        row.cnie_number,
+                        row.birth_date,
+                        row.continuous_average,
+                        row.regional_average,
+                        row.national_average,
+                        row.general_average,
+                        row.decision,
+                        row.mention,
+                        payload,
+                    )
+                )
+        return
+    PublishedResult.objects.bulk_create(
+        [
+            PublishedResult(
+                publication_id=publication_id,
+                candidate_id=row.candidate_id,
+                massar_code=row.massar_code,
+                cnie_number=row.cnie_number,
+                birth_date=row.birth_date,
+                continuous_average=row.continuous_average,
+                regional_average=row.regional_average,
+                national_average=row.national_average,
+                general_average=row.general_average,
+                decision=row.decision,
+                mention=row.mention,
+                payload=payload,
+            )
+            for row, payload in rows
+        ],
+        batch_size=2000,
+    )
+
+
+def write_batch(publication: Publication, ns: str, rows: Sequence[SnapshotRow]) -> list[str]:
+    """Store one batch: database rows, then cache entries (in the unpublished namespace).
+    Returns the payloads in order (for the publication's digest)."""
+    pairs = [(row, row.payload()) for row in rows]
+    _insert_rows(publication.pk, pairs)
+    snapshot.get_store().put_entries(ns, snapshot.items_for(pairs))
+    return [payload for _row, payload in pairs]
+
+
+# --- scheduling and preparing -----------------------------------------------------------------
+
+
+def _next_version(session: ExamSession, sitting: str) -> int:
+    last = (
+        Publication.objects.filter(session=session, sitting=sitting)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return (last or 0) + 1
+
+
+def _lock_session(session: ExamSession) -> None:
+    # Serialises version numbers and state changes of one session's publications.
+    ExamSession.objects.select_for_update().filter(pk=session.pk).first()
+
+
+def schedule_publication(
+    computation: Computation,
+    publish_at: datetime.datetime,
+    actor,
+    reason: str = "",
+) -> Publication:
+    """Create the next version from a finished whole-session computation; it is prepared in the
+    background (after this transaction commits) and becomes visible at `publish_at`."""
+    if timezone.is_naive(publish_at):
+        raise PublicationError(_("The publication moment needs a time zone."))
+    if computation.status != Computation.Status.DONE:
+        raise PublicationError(_("Only a finished computation can be published."))
+    if getattr(computation, "academy_id", None) is not None:
+        raise PublicationError(_("Only a computation of the whole session can be published."))
+    with transaction.atomic():
+        _lock_session(computation.session)
+        if Publication.objects.filter(
+            session=computation.session, sitting=computation.sitting, status=Status.PREPARING
+        ).exists():
+            raise PublicationError(
+                _("A publication of this session is being prepared: wait until it is ready.")
+            )
+        replaces = (
+            Publication.objects.filter(
+                session=computation.session,
+                sitting=computation.sitting,
+                kind=Kind.FULL,
+                status=Status.READY,
+            )
+            .order_by("-version")
+            .first()
+        )
+        publication = Publication.objects.create(
+            session=computation.session,
+            sitting=computation.sitting,
+            version=_next_version(computation.session, computation.sitting),
+            kind=Kind.FULL,
+            computation=computation,
+            replaces=replaces,
+            publish_at=publish_at,
+            status=Status.PREPARING,
+            reason=reason,
+            created_by=actor,
+        )
+        publication_id = publication.pk
+        transaction.on_commit(lambda: prepare_publication_task.delay(publication_id))
+    return publication
+
+
+def _summary(publication: Publication) -> dict[str, Any]:
+    return {
+        "session": publication.session.code,
+        "sitting": publication.sitting,
+        "version": publication.version,
+        "kind": publication.kind,
+        "computation": publication.computation_id,
+        "publish_at": publication.publish_at.isoformat(),
+        "count": publication.count,
+        "digest": publication.digest,
+        "replaces": publication.replaces.version if publication.replaces_id else None,
+    }
+
+
+def prepare_publication(publication_id: int, batch_size: int | None = None) -> Publication:
+    """Prepare a scheduled publication: all or nothing. Idempotent (a prepared or failed
+    publication is left as it is)."""
+    publication = Publication.objects.select_related(
+        "session", "computation", "replaces", "created_by"
+    ).get(pk=publication_id)
+    if publication.status != Status.PREPARING:
+        return publication
+    batch_size = batch_size or settings.RESULTS_PUBLICATION_BATCH
+    ns = snapshot.namespace_of(publication)
+    store = snapshot.get_store()
+    try:
+        with transaction.atomic():
+            _lock_session(publication.session)
+            digest = hashlib.sha256()
+            count = 0
+            for rows in snapshot_batches(
+                publication.computation, publication.sitting, publication.version, batch_size
+            ):
+                for payload in write_batch(publication, ns, rows):
+                    digest.update(payload.encode())
+                    digest.update(b"\n")
+                count += len(rows)
+                cache.set(progress_key(publication.pk), count, 3600)
+            store.put_names(ns, build_names(publication))
+            store.mark_ready(ns)
+            publication.status = Status.READY
+            publication.count = count
+            publication.digest = digest.hexdigest()
+            publication.prepared_at = timezone.now()
+            publication.save(update_fields=["status", "count", "digest", "prepared_at"])
+            record_changes(
+                publication.created_by,
+                [
+                    Change(
+                        action="results.publish",
+                        object_type="results.publication",
+                        object_id=str(publication.pk),
+                        after=_summary(publication),
+                        reason=publication.reason,
+                    )
+                ],
+            )
+            _after_commit_refresh(publication.session_id)
+            _after_commit_notify(publication)
+    except Exception as exc:
+        logger.exception("publication %s failed", publication_id)
+        Publication.objects.filter(pk=publication_id, status=Status.PREPARING).update(
+            status=Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        try:
+            store.drop(ns, ())
+        except Exception:  # the namespace is unreachable anyway
+            logger.exception("could not purge the cache namespace of publication %s", ns)
+        raise
+    return publication
+
+
+def _after_commit_refresh(session_id: int) -> None:
+    def refresh() -> None:
+        try:
+            snapshot.refresh_pointers(session_id)
+        except Exception:
+            # The pointer expires and is rebuilt from the database: nothing is lost.
+            logger.exception("could not refresh the results pointers of session %s", session_id)
+
+    transaction.on_commit(refresh, robust=True)
+
+
+def _after_commit_notify(publication: Publication) -> None:
+    publication_id, eta = publication.pk, publication.publish_at
+
+    def queue() -> None:
+        notify_publication_task.apply_async(args=[publication_id], eta=eta)
+
+    transaction.on_commit(queue, robust=True)
+
+
+# --- withdrawing and correcting ---------------------------------------------------------------
+
+
+def withdraw_publication(publication: Publication, actor, reason: str) -> Publication:
+    """Stop showing a publication (full or correction); candidates then see what they saw
+    before it (a correction) or nothing (a full publication). Audited; the rows are kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PublicationError(_("Say why the publication is withdrawn."))
+    with transaction.atomic():
+        _lock_session(publication.session)
+        snapshot.settle(publication.session_id, snapshot.clock())
+        publication = Publication.objects.select_related("session", "replaces").get(
+            pk=publication.pk
+        )
+        if publication.status != Status.READY:
+            raise PublicationError(_("Only a scheduled or public publication can be withdrawn."))
+        before = {"status": publication.status}
+        publication.status = Status.WITHDRAWN
+        publication.withdrawn_at = timezone.now()
+        publication.withdrawn_by = actor
+        publication.withdrawal_reason = reason
+        publication.save(
+            update_fields=["status", "withdrawn_at", "withdrawn_by", "withdrawal_reason"]
+        )
+        candidate_id = None
+        if publication.kind == Kind.CORRECTION:
+            candidate_id = (
+                PublishedResult.objects.filter(publication=publication)
+                .values_list("candidate_id", flat=True)
+                .first()
+            )
+        record_changes(
+            actor,
+            [
+                Change(
+                    action="results.withdraw",
+                    object_type="results.publication",
+                    object_id=str(publication.pk),
+                    before=before | _summary(publication),
+                    after={"status": publication.status},
+                    reason=reason,
+                    candidate_id=candidate_id,
+                )
+            ],
+        )
+        if publication.kind == Kind.CORRECTION:
+            base_id, candidate = publication.base_id, candidate_id
+            transaction.on_commit(lambda: _restore_candidate(base_id, candidate), robust=True)
+        else:
+            _after_commit_refresh(publication.session_id)
+            pub_id = publication.pk
+            transaction.on_commit(lambda: purge_publication_task.delay(pub_id), robust=True)
+    return publication
+
+
+def _restore_candidate(base_id: int, candidate_id: int | None) -> None:
+    """Rewrite one candidate's cache entry from the newest ready row of a base publication."""
+    if candidate_id is None:
+        return
+    base = Publication.objects.get(pk=base_id)
+    newest = (
+        PublishedResult.objects.filter(candidate_id=candidate_id)
+        .filter(
+            Q(publication_id=base_id)
+            | Q(publication__base_id=base_id, publication__status=Status.READY)
+        )
+        .order_by("-publication__version")
+        .first()
+    )
+    store, ns = snapshot.get_store(), snapshot.namespace_of(base)
+    if newest is not None:
+        store.put_entries(ns, snapshot.items_for([(newest, newest.payload)]))
+    else:
+        withdrawn = PublishedResult.objects.filter(
+            candidate_id=candidate_id, publication__base_id=base_id
+        ).first()
+        if withdrawn is not None:
+            store.delete_entries(ns, [d for d, _v in snapshot.items_for([(withdrawn, "")])])
+
+
+def republish_candidate(
+    candidate, computed_result: ComputedResult, reason: str, actor=None
+) -> Publication:
+    """Publish a new version of ONE candidate's result (e.g. after an accepted complaint), on
+    top of the current publication of its session and sitting, visible at once. Audited in
+    the candidate's history; the candidate is told."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PublicationError(_("Say why the result is published again."))
+    if computed_result.candidate_id != candidate.pk:
+        raise PublicationError(_("This result belongs to another candidate."))
+    computation = computed_result.computation
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_session(candidate.session)
+        snapshot.settle(candidate.session_id, now.timestamp())
+        base = current_publication(candidate.session, computation.sitting, now)
+        if base is None:
+            raise PublicationError(_("There is no published result to correct."))
+        if Publication.objects.filter(
+            session=candidate.session,
+            sitting=computation.sitting,
+            kind=Kind.FULL,
+            status__in=[Status.READY, Status.PREPARING],
+            version__gt=base.version,
+        ).exists():
+            raise PublicationError(
+                _(
+                    "A new version of these results is scheduled: correct it in its computation, "
+                    "or withdraw it first."
+                )
+            )
+        previous = (
+            PublishedResult.objects.filter(candidate=candidate)
+            .filter(publication__in=[base.pk])
+            .first()
+        )
+        latest_correction = (
+            PublishedResult.objects.filter(
+                candidate=candidate, publication__base=base, publication__status=Status.READY
+            )
+            .order_by("-publication__version")
+            .first()
+        )
+        previous = latest_correction or previous
+        version = _next_version(candidate.session, computation.sitting)
+        publication = Publication.objects.create(
+            session=candidate.session,
+            sitting=computation.sitting,
+            version=version,
+            kind=Kind.CORRECTION,
+            computation=computation,
+            base=base,
+            publish_at=now,
+            status=Status.READY,
+            count=1,
+            reason=reason,
+            created_by=actor,
+            prepared_at=now,
+        )
+        values = (
+            ComputedResult.objects.filter(pk=computed_result.pk).values_list(*_RESULT_FIELDS).get()
+        )
+        row = _row(
+            values,
+            _marks_for([candidate.pk], computation.sitting).get(candidate.pk, []),
+            version,
+            now.timestamp(),
+        )
+        payload = row.payload()
+        _insert_rows(publication.pk, [(row, payload)])
+        publication.digest = hashlib.sha256(payload.encode() + b"\n").hexdigest()
+        publication.save(update_fields=["digest"])
+
+        def brief(r) -> dict[str, Any]:
+            return {
+                "general_average": None
+                if r.general_average is None
+                else f"{Decimal(r.general_average):.2f}",
+                "decision": r.decision,
+                "mention": r.mention,
+            }
+
+        record_changes(
+            actor,
+            [
+                Change(
+                    action="results.republish",
+                    object_type="results.publication",
+                    object_id=str(publication.pk),
+                    before=(brief(previous) | {"version": previous.publication.version})
+                    if previous
+                    else {},
+                    after=brief(row) | {"version": version, "base": base.version},
+                    reason=reason,
+                    candidate_id=candidate.pk,
+                )
+            ],
+        )
+        ns = snapshot.namespace_of(base)
+        items = snapshot.items_for([(row, payload)])
+        transaction.on_commit(lambda: snapshot.get_store().put_entries(ns, items), robust=True)
+        _after_commit_notify(publication)
+    return publication
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def on_publication_public(publication: Publication) -> int:
+    """Tell the candidates concerned that their result is out (or changed). Called once per
+    publication, after its moment. Returns the number of notifications queued."""
+    try:
+        from notifications.services import queue_bulk_notifications
+    except ImportError:  # pragma: no cover - the notifications app is optional here
+        logger.warning("notifications unavailable: publication %s not pushed", publication.pk)
+        return 0
+    rows = PublishedResult.objects.filter(publication=publication)
+    if publication.kind == Kind.CORRECTION:
+        ids = list(rows.values_list("candidate_id", flat=True))
+        return queue_bulk_notifications("results_updated", f"results.pub.{publication.pk}", ids)
+    previous = publication.replaces
+    if previous is not None and previous.notified_at is not None:
+        # A replacement: only the candidates whose result changed hear about it.
+        old = {
+            candidate: (general, decision, mention)
+            for candidate, general, decision, mention in PublishedResult.objects.filter(
+                publication=previous
+            ).values_list("candidate_id", "general_average", "decision", "mention")
+        }
+        changed = [
+            candidate
+            for candidate, general, decision, mention in rows.values_list(
+                "candidate_id", "general_average", "decision", "mention"
+            )
+            if old.get(candidate) != (general, decision, mention)
+        ]
+        return queue_bulk_notifications("results_updated", f"results.pub.{publication.pk}", changed)
+    reference = f"results.{publication.session.code}.{publication.sitting}"
+    return queue_bulk_notifications(
+        "results_published", reference, list(rows.values_list("candidate_id", flat=True))
+    )
+
+
+def notify_due_publications(now: datetime.datetime | None = None) -> list[int]:
+    """Push the notifications of every ready publication whose moment has come, once each."""
+    now = now or timezone.now()
+    done: list[int] = []
+    due = Publication.objects.filter(
+        status=Status.READY, publish_at__lte=now, notified_at__isnull=True
+    ).values_list("pk", flat=True)
+    for pk in list(due):
+        with transaction.atomic():
+            publication = (
+                Publication.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("session", "replaces")
+                .filter(pk=pk, status=Status.READY, notified_at__isnull=True)
+                .first()
+            )
+            if publication is None:
+                continue
+            publication.notified_at = now
+            publication.save(update_fields=["notified_at"])
+            on_publication_public(publication)
+            done.append(pk)
+    return done
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+@shared_task(name="results.prepare_publication")
+def prepare_publication_task(publication_id: int) -> str:
+    try:
+        return prepare_publication(publication_id).status
+    except Exception:
+        return Status.FAILED
+
+
+@shared_task(name="results.notify_publication")
+def notify_publication_task(publication_id: int) -> list[int]:
+    # Queued with eta=publish_at; an eager run (no broker) before the moment does nothing.
+    return notify_due_publications()
+
+
+@shared_task(name="results.purge_publication")
+def purge_publication_task(publication_id: int) -> None:
+    publication = Publication.objects.filter(pk=publication_id).first()
+    if publication is not None and publication.status in (Status.WITHDRAWN, Status.REPLACED):
+        snapshot.drop_publication(publication)

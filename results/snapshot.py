@@ -1,0 +1,691 @@
+"""The published snapshot in the cache, and the lookups that read it.
+
+Layout (Django cache keys, so KEY_PREFIX applies; values are JSON text):
+
+    results:live                  pointer of the current session (see results.lookup)
+    results:pointer:<session>     pointer of one session (signed-in candidates)
+    results:p<ns>:<digest>        one candidate's entry, or an alias "@<digest>" (CNIE)
+    results:p<ns>:names           session, track and subject names, coefficients
+    results:p<ns>:ready           written once every entry of the namespace is in
+
+`ns` is a publication's namespace: its id and creation time, so that keys never outlive the
+publication they belong to. Entries and names never expire and never change once the namespace
+is ready (a correction rewrites its candidate's entry only). Pointers expire after
+RESULTS_POINTER_TTL_SECONDS and are rebuilt from the database (one query), so a lost pointer, a
+changed current session or a missed update repairs itself. A namespace without its `ready` key
+is cold (Redis restarted or evicted it): the lookup then answers from the database, and
+`manage.py warm_results` refills it. Redis must not evict these keys (`maxmemory-policy
+noeviction` or a `volatile-*` policy: the entries have no expiry).
+
+On Redis the public lookup is ONE round trip: a Lua script counts the attempt against the
+per-address and per-code limits (the same counters, keys and windows as
+identity.ratelimit.RateLimit, which reads them), reads the pointer, compares the moment, and
+reads the entry. Other caches (the embedded local-memory cache) do the same in several calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.db import transaction
+from django.utils import timezone
+
+from identity.ratelimit import RateLimit, address_bucket
+
+from .lookup import (
+    ALIAS,
+    MASSAR,
+    LivePublication,
+    Query,
+    build_pointer,
+    decode_entry,
+    entry_items,
+    lookup_digest,
+    public_publications,
+    query_digest,
+)
+
+logger = logging.getLogger(__name__)
+
+LIVE_POINTER = "results:live"
+
+
+def pointer_key(session_id: int) -> str:
+    return f"results:pointer:{session_id}"
+
+
+def entry_key(ns: str, digest: str) -> str:
+    return f"results:p{ns}:{digest}"
+
+
+def ready_key(ns: str) -> str:
+    return f"results:p{ns}:ready"
+
+
+def names_key(ns: str) -> str:
+    return f"results:p{ns}:names"
+
+
+def namespace_of(publication) -> str:
+    """A publication's cache namespace: its id and creation instant (in base 36)."""
+    stamp = int(publication.created_at.timestamp() * 1_000_000)
+    return f"{publication.pk}.{_base36(stamp)}"
+
+
+def publication_id_of(ns: str) -> int:
+    return int(ns.split(".", 1)[0])
+
+
+def _base36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while value:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+    return out or "0"
+
+
+def lookup_key() -> bytes:
+    return settings.RESULTS_LOOKUP_KEY.encode()
+
+
+def clock() -> float:
+    """Now, in POSIX seconds, read through django.utils.timezone (tests freeze it there)."""
+    return timezone.now().timestamp()
+
+
+def address_limit() -> RateLimit:
+    return RateLimit(
+        "results-lookup-address",
+        settings.RESULTS_LOOKUP_PER_ADDRESS,
+        settings.RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS,
+    )
+
+
+def code_limit() -> RateLimit:
+    return RateLimit(
+        "results-lookup-code",
+        settings.RESULTS_LOOKUP_FAILURES_PER_CODE,
+        settings.RESULTS_LOOKUP_CODE_WINDOW_SECONDS,
+    )
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+OK = "ok"
+LIMITED_ADDRESS = "limited_address"
+LIMITED_CODE = "limited_code"
+NO_POINTER = "no_pointer"
+
+
+@dataclass
+class Attempt:
+    """What one public lookup found in the cache."""
+
+    state: str
+    namespaces: list[str] = field(default_factory=list)
+    values: list[str | None] = field(default_factory=list)
+    ready: list[bool] = field(default_factory=list)
+    failure_counted: bool = False
+    retry_after: int = 0
+
+
+def _window_left(limit: RateLimit, now: float) -> int:
+    return limit._window(now)[1]
+
+
+class Store:
+    """The snapshot on any Django cache (the embedded default), a few calls per lookup."""
+
+    def __init__(self, backend) -> None:
+        self.cache = backend
+
+    # writes
+    def put_entries(self, ns: str, items: Sequence[tuple[str, str]]) -> None:
+        self.cache.set_many({entry_key(ns, d): v for d, v in items}, timeout=None)
+
+    def put_names(self, ns: str, names: dict[str, Any]) -> None:
+        self.cache.set(names_key(ns), json.dumps(names, ensure_ascii=False), timeout=None)
+
+    def mark_ready(self, ns: str) -> None:
+        self.cache.set(ready_key(ns), "1", timeout=None)
+
+    def set_pointer(self, key: str, pointer: dict[str, Any], ttl: int) -> None:
+        self.cache.set(key, json.dumps(pointer), timeout=ttl)
+
+    def delete_entries(self, ns: str, digests: Sequence[str]) -> None:
+        self.cache.delete_many([entry_key(ns, d) for d in digests])
+
+    def drop(self, ns: str, digests: Iterable[str]) -> None:
+        self.cache.delete_many([ready_key(ns), names_key(ns)])
+        batch: list[str] = []
+        for digest in digests:
+            batch.append(entry_key(ns, digest))
+            if len(batch) >= 1000:
+                self.cache.delete_many(batch)
+                batch = []
+        if batch:
+            self.cache.delete_many(batch)
+
+    # reads
+    def get_pointer(self, key: str) -> dict[str, Any] | None:
+        raw = self.cache.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def get_names(self, ns: str) -> dict[str, Any] | None:
+        raw = self.cache.get(names_key(ns))
+        return None if raw is None else json.loads(raw)
+
+    def fetch(self, namespaces: Sequence[str], digest: str) -> tuple[list[str | None], list[bool]]:
+        if not namespaces:
+            return [], []
+        keys = [entry_key(ns, digest) for ns in namespaces]
+        readies = [ready_key(ns) for ns in namespaces]
+        found = self.cache.get_many(keys + readies)
+        values: list[str | None] = []
+        for ns, key in zip(namespaces, keys, strict=True):
+            value = found.get(key)
+            if value is not None and value.startswith(ALIAS):
+                value = self.cache.get(entry_key(ns, value[1:]))
+            values.append(value)
+        return values, [key in found for key in readies]
+
+    def attempt(self, address: str, query: Query, digest: str, pointer: str, now: float) -> Attempt:
+        by_address, by_code = address_limit(), code_limit()
+        hit = by_address.hit(address_bucket(address))
+        if not hit.allowed:
+            return Attempt(LIMITED_ADDRESS, retry_after=hit.retry_after)
+        check = by_code.check(query.subject)
+        if not check.allowed:
+            return Attempt(LIMITED_CODE, retry_after=check.retry_after)
+        loaded = self.get_pointer(pointer)
+        if loaded is None:
+            return Attempt(NO_POINTER)
+        namespaces = public_publications(loaded, now)
+        values, ready = self.fetch(namespaces, digest)
+        attempt = Attempt(OK, namespaces, values, ready)
+        if namespaces and not any(values) and all(ready):
+            by_code.hit(query.subject)
+            attempt.failure_counted = True
+        return attempt
+
+
+# One round trip: count the attempt, read the pointer, compare the moment, read the entry.
+# KEYS: address counter, code failure counter, pointer.
+# ARGV: address limit, address counter TTL, code limit, code counter TTL, now, key prefix, digest.
+# Reply: {state, address hits, code failures, [ns, value, ready]...}; state 0 looked up,
+# 1 address limited, 2 code limited, 3 no pointer, 4 looked up and a failure counted.
+LOOKUP_SCRIPT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+local hits = redis.call('INCR', KEYS[1])
+if hits > tonumber(ARGV[1]) then return {1, hits, 0} end
+local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+if failures >= tonumber(ARGV[3]) then return {2, hits, failures} end
+local raw = redis.call('GET', KEYS[3])
+if not raw then return {3, hits, failures} end
+local pointer = cjson.decode(raw)
+local now = tonumber(ARGV[5])
+local reply = {0, hits, failures}
+local seen = {}
+local found = false
+local cold = false
+for _, e in ipairs(pointer['e']) do
+  local sitting = e[3]
+  if e[2] <= now and not seen[sitting] then
+    seen[sitting] = true
+    local base = ARGV[6] .. 'results:p' .. e[1] .. ':'
+    local value = redis.call('GET', base .. ARGV[7])
+    if value and string.sub(value, 1, 1) == '@' then
+      value = redis.call('GET', base .. string.sub(value, 2))
+    end
+    local ready = redis.call('EXISTS', base .. 'ready')
+    if value then found = true end
+    if ready == 0 then cold = true end
+    reply[#reply + 1] = e[1]
+    reply[#reply + 1] = value or false
+    reply[#reply + 1] = ready
+  end
+end
+if #reply > 3 and not found and not cold then
+  redis.call('SET', KEYS[2], 0, 'EX', ARGV[4], 'NX')
+  reply[3] = redis.call('INCR', KEYS[2])
+  reply[1] = 4
+end
+return reply
+"""
+
+
+class RedisStore(Store):
+    """The snapshot on Redis: raw JSON values (not pickled) that the Lua script can read."""
+
+    def __init__(self, backend, prefix: str) -> None:
+        super().__init__(backend)
+        self.prefix = prefix
+        self.client = backend._cache.get_client(None, write=True)
+        self.script = self.client.register_script(LOOKUP_SCRIPT)
+
+    def k(self, key: str) -> str:
+        return self.prefix + key
+
+    def put_entries(self, ns: str, items: Sequence[tuple[str, str]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            pipe.mset({self.k(entry_key(ns, d)): v for d, v in chunk})
+        pipe.execute()
+
+    def put_names(self, ns: str, names: dict[str, Any]) -> None:
+        self.client.set(self.k(names_key(ns)), json.dumps(names, ensure_ascii=False))
+
+    def mark_ready(self, ns: str) -> None:
+        self.client.set(self.k(ready_key(ns)), "1")
+
+    def set_pointer(self, key: str, pointer: dict[str, Any], ttl: int) -> None:
+        self.client.set(self.k(key), json.dumps(pointer), ex=ttl)
+
+    def delete_entries(self, ns: str, digests: Sequence[str]) -> None:
+        if digests:
+            self.client.unlink(*(self.k(entry_key(ns, d)) for d in digests))
+
+    def drop(self, ns: str, digests: Iterable[str]) -> None:
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=self.k(f"results:p{ns}:*"), count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                self.client.unlink(*batch)
+                batch = []
+        if batch:
+            self.client.unlink(*batch)
+
+    def get_pointer(self, key: str) -> dict[str, Any] | None:
+        raw = self.client.get(self.k(key))
+        return None if raw is None else json.loads(raw)
+
+    def get_names(self, ns: str) -> dict[str, Any] | None:
+        raw = self.client.get(self.k(names_key(ns)))
+        return None if raw is None else json.loads(raw)
+
+    def fetch(self, namespaces: Sequence[str], digest: str) -> tuple[list[str | None], list[bool]]:
+        if not namespaces:
+            return [], []
+        pipe = self.client.pipeline(transaction=False)
+        for ns in namespaces:
+            pipe.get(self.k(entry_key(ns, digest)))
+            pipe.exists(self.k(ready_key(ns)))
+        replies = pipe.execute()
+        values: list[str | None] = []
+        for index, ns in enumerate(namespaces):
+            raw = replies[2 * index]
+            value = raw.decode() if raw is not None else None
+            if value is not None and value.startswith(ALIAS):
+                target = self.client.get(self.k(entry_key(ns, value[1:])))
+                value = target.decode() if target is not None else None
+            values.append(value)
+        return values, [bool(replies[2 * i + 1]) for i in range(len(namespaces))]
+
+    def attempt(self, address: str, query: Query, digest: str, pointer: str, now: float) -> Attempt:
+        by_address, by_code = address_limit(), code_limit()
+        address_subject = by_address._subject_key(address_bucket(address))
+        code_subject = by_code._subject_key(query.subject)
+        address_index, address_left = by_address._window(now)
+        code_index, code_left = by_code._window(now)
+        # Same keys and expiry as RateLimit.hit (its counters are these).
+        reply = self.script(
+            keys=[
+                self.k(f"{address_subject}:{address_index}"),
+                self.k(f"{code_subject}:{code_index}"),
+                self.k(pointer),
+            ],
+            args=[
+                by_address.limit,
+                by_address.window + 5,
+                by_code.limit,
+                by_code.window + 5,
+                repr(now),
+                self.prefix,
+                digest,
+            ],
+        )
+        state = int(reply[0])
+        if state == 1:
+            return Attempt(LIMITED_ADDRESS, retry_after=address_left)
+        if state == 2:
+            return Attempt(LIMITED_CODE, retry_after=code_left)
+        if state == 3:
+            return Attempt(NO_POINTER)
+        rest = reply[3:]
+        namespaces = [rest[i].decode() for i in range(0, len(rest), 3)]
+        values = [rest[i].decode() if rest[i] is not None else None for i in range(1, len(rest), 3)]
+        ready = [bool(rest[i]) for i in range(2, len(rest), 3)]
+        return Attempt(OK, namespaces, values, ready, failure_counted=state == 4)
+
+
+_store_lock = threading.Lock()
+
+
+def get_store() -> Store:
+    """The store for the default cache (one per cache object, i.e. per thread)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    store = getattr(backend, "_results_store", None)
+    if store is not None:
+        return store
+    with _store_lock:
+        store = _make_store(backend)
+        backend._results_store = store
+    return store
+
+
+def _make_store(backend) -> Store:
+    try:
+        from django.core.cache.backends.redis import RedisCache
+    except ImportError:  # pragma: no cover
+        RedisCache = ()  # noqa: N806
+    if isinstance(backend, RedisCache):
+        prefix = backend.make_key("")
+        if backend.make_key("x") == prefix + "x":
+            return RedisStore(backend, prefix)
+        logger.warning("custom cache KEY_FUNCTION: results lookups use several round trips")
+    return Store(backend)
+
+
+# --- names (per publication, immutable: kept in process) ---------------------------------------
+
+_NAMES: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_NAMES_LIMIT = 32
+
+
+def names_for(ns: str) -> dict[str, Any]:
+    names = _NAMES.get(ns)
+    if names is not None:
+        return names
+    names = get_store().get_names(ns)
+    if names is None:
+        from .models import Publication
+        from .publication import build_names
+
+        publication = Publication.objects.select_related("session").get(pk=publication_id_of(ns))
+        names = build_names(publication)
+    _NAMES[ns] = names
+    while len(_NAMES) > _NAMES_LIMIT:
+        _NAMES.popitem(last=False)
+    return names
+
+
+# --- pointers ---------------------------------------------------------------------------------
+
+
+def live_publications(session_id: int, now: float | None = None) -> list[LivePublication]:
+    """The full publications a session's pointer must list: per sitting, the ready ones down to
+    the first already public (older ones can never show again)."""
+    from .models import Publication
+
+    now = clock() if now is None else now
+    settle(session_id, now)
+    rows = Publication.objects.filter(
+        session_id=session_id, kind=Publication.Kind.FULL, status=Publication.Status.READY
+    ).order_by("sitting", "-version")
+    live: list[LivePublication] = []
+    done: set[str] = set()
+    for publication in rows:
+        if publication.sitting in done:
+            continue
+        at = publication.publish_at.timestamp()
+        live.append(
+            LivePublication(namespace_of(publication), at, publication.sitting, publication.version)
+        )
+        if at <= now:
+            done.add(publication.sitting)
+    return live
+
+
+def settle(session_id: int, now: float) -> list[int]:
+    """Mark as replaced the ready full publications a newer public version has superseded;
+    returns their ids (their cache namespaces can be purged)."""
+    from .models import Publication
+
+    ready = list(
+        Publication.objects.filter(
+            session_id=session_id, kind=Publication.Kind.FULL, status=Publication.Status.READY
+        ).order_by("sitting", "-version")
+    )
+    replaced: list[int] = []
+    current: dict[str, Any] = {}
+    for publication in ready:
+        winner = current.get(publication.sitting)
+        if winner is not None:
+            Publication.objects.filter(pk=publication.pk, status=Publication.Status.READY).update(
+                status=Publication.Status.REPLACED, replaced_at=winner.publish_at
+            )
+            replaced.append(publication.pk)
+            transaction.on_commit(partial(_purge_later, publication.pk), robust=True)
+        elif publication.publish_at.timestamp() <= now:
+            current[publication.sitting] = publication
+    return replaced
+
+
+def _purge_later(publication_id: int) -> None:
+    from .publication import purge_publication_task
+
+    purge_publication_task.delay(publication_id)
+
+
+def refresh_pointers(session_id: int | None = None, now: float | None = None) -> dict[str, Any]:
+    """Rebuild the pointer of a session (and the live pointer when it is the current one) from
+    the database; returns the session's pointer."""
+    from exams.models import ExamSession
+
+    current = ExamSession.objects.filter(is_current=True).values_list("pk", flat=True).first()
+    if session_id is None:
+        session_id = current
+    store = get_store()
+    ttl = settings.RESULTS_POINTER_TTL_SECONDS
+    pointer = build_pointer(
+        session_id, live_publications(session_id, now) if session_id is not None else []
+    )
+    if session_id is not None:
+        store.set_pointer(pointer_key(session_id), pointer, ttl)
+    if session_id == current:
+        store.set_pointer(LIVE_POINTER, pointer, ttl)
+    return pointer
+
+
+def _pointer_for(session_id: int, now: float) -> dict[str, Any]:
+    pointer = get_store().get_pointer(pointer_key(session_id))
+    if pointer is None:
+        pointer = refresh_pointers(session_id, now)
+    return pointer
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+FOUND = "found"
+NOT_FOUND = "not_found"
+NOT_PUBLISHED = "not_published"
+LIMITED = "limited"
+
+
+@dataclass
+class Outcome:
+    status: str
+    entry: dict[str, Any] | None = None
+    namespace: str = ""
+    publish_at: float | None = None
+    retry_after: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.status == FOUND
+
+    @property
+    def names(self) -> dict[str, Any]:
+        return names_for(self.namespace) if self.namespace else {}
+
+
+def _publish_at(pointer: dict[str, Any], ns: str) -> float | None:
+    for entry_ns, at, _sitting in pointer.get("e", ()):
+        if entry_ns == ns:
+            return at
+    return None
+
+
+def lookup_public(query: Query, address: str, now: float | None = None) -> Outcome:
+    """The public lookup (anyone, Massar code or CNIE number and birth date), rate-limited.
+
+    A wrong pair and an unknown code get the same answer after the same work (one HMAC, one
+    round trip on Redis); before the moment, the answer is that of a session without results.
+    """
+    now = clock() if now is None else now
+    digest = query_digest(lookup_key(), query)
+    store = get_store()
+    attempt = store.attempt(address, query, digest, LIVE_POINTER, now)
+    if attempt.state == LIMITED_ADDRESS or attempt.state == LIMITED_CODE:
+        return Outcome(LIMITED, retry_after=max(1, attempt.retry_after))
+    pointer: dict[str, Any] | None = None
+    if attempt.state == NO_POINTER:
+        # Cold or expired pointer: rebuild it (one query) and read the entries.
+        pointer = refresh_pointers(None, now)
+        attempt.namespaces = public_publications(pointer, now)
+        attempt.values, attempt.ready = store.fetch(attempt.namespaces, digest)
+    if not attempt.namespaces:
+        return Outcome(NOT_PUBLISHED)
+    for ns, value in zip(attempt.namespaces, attempt.values, strict=True):
+        if value:
+            if pointer is None:
+                pointer = store.get_pointer(LIVE_POINTER) or {}
+            return Outcome(FOUND, decode_entry(value), ns, _publish_at(pointer, ns))
+    if not all(attempt.ready):
+        # A namespace is cold: answer from the database snapshot (and say so in the logs).
+        logger.warning("results cache cold for %s: run `manage.py warm_results`", attempt.ready)
+        for ns in attempt.namespaces:
+            payload = _payload_from_database(publication_id_of(ns), query)
+            if payload is not None:
+                pointer = pointer or store.get_pointer(LIVE_POINTER) or {}
+                return Outcome(FOUND, decode_entry(payload), ns, _publish_at(pointer, ns))
+    if not attempt.failure_counted:
+        code_limit().hit(query.subject)
+    return Outcome(NOT_FOUND)
+
+
+def _payload_from_database(publication_id: int, query: Query) -> str | None:
+    from django.db.models import Q
+
+    from .models import Publication, PublishedResult
+
+    rows = PublishedResult.objects.filter(
+        Q(publication_id=publication_id)
+        | Q(publication__base_id=publication_id, publication__status=Publication.Status.READY)
+    )
+    if query.kind == MASSAR:
+        rows = rows.filter(candidate__massar_code=query.identifier)
+    else:
+        rows = rows.filter(candidate__cnie_number=query.identifier)
+    for massar, cnie, birth, payload in rows.order_by("-publication__version").values_list(
+        "massar_code", "cnie_number", "birth_date", "payload"
+    ):
+        identifier = massar if query.kind == MASSAR else cnie
+        if identifier == query.identifier and birth == query.birth_date:
+            return payload
+    return None
+
+
+def result_for_candidate(candidate, now: float | None = None) -> Outcome:
+    """A signed-in candidate's current result (no rate limit: it is their own)."""
+    now = clock() if now is None else now
+    pointer = _pointer_for(candidate.session_id, now)
+    namespaces = public_publications(pointer, now)
+    if not namespaces:
+        return Outcome(NOT_PUBLISHED)
+    digest = lookup_digest(lookup_key(), MASSAR, candidate.massar_code, candidate.birth_date)
+    values, _ready = get_store().fetch(namespaces, digest)
+    for ns, value in zip(namespaces, values, strict=True):
+        if value:
+            return Outcome(FOUND, decode_entry(value), ns, _publish_at(pointer, ns))
+    # Not in the cache (cold, or the file's code or birth date changed since publication).
+    from django.db.models import Q
+
+    from .models import Publication, PublishedResult
+
+    for ns in namespaces:
+        pub_id = publication_id_of(ns)
+        payload = (
+            PublishedResult.objects.filter(candidate_id=candidate.pk)
+            .filter(
+                Q(publication_id=pub_id)
+                | Q(publication__base_id=pub_id, publication__status=Publication.Status.READY)
+            )
+            .order_by("-publication__version")
+            .values_list("payload", flat=True)
+            .first()
+        )
+        if payload is not None:
+            return Outcome(FOUND, decode_entry(payload), ns, _publish_at(pointer, ns))
+    return Outcome(NOT_FOUND)
+
+
+# --- filling the cache ------------------------------------------------------------------------
+
+
+def items_for(rows: Iterable, key: bytes | None = None) -> list[tuple[str, str]]:
+    """Cache items for (SnapshotRow, payload) pairs."""
+    key = lookup_key() if key is None else key
+    items: list[tuple[str, str]] = []
+    for row, payload in rows:
+        items.extend(entry_items(key, row, payload))
+    return items
+
+
+def warm_publication(publication, batch_size: int = 5000) -> int:
+    """Write a full publication's entries (with its corrections on top), names and ready mark
+    from the database snapshot; returns the number of candidates written."""
+    from .models import Publication, PublishedResult
+    from .publication import build_names
+
+    ns = namespace_of(publication)
+    store = get_store()
+    key = lookup_key()
+    count = 0
+    last = 0
+    while True:
+        batch = list(
+            PublishedResult.objects.filter(publication=publication, pk__gt=last).order_by("pk")[
+                :batch_size
+            ]
+        )
+        if not batch:
+            break
+        last = batch[-1].pk
+        store.put_entries(ns, items_for(((r, r.payload) for r in batch), key))
+        count += len(batch)
+    corrections = PublishedResult.objects.filter(
+        publication__base=publication, publication__status=Publication.Status.READY
+    ).order_by("publication__version")
+    store.put_entries(ns, items_for(((r, r.payload) for r in corrections), key))
+    store.put_names(ns, build_names(publication))
+    store.mark_ready(ns)
+    return count
+
+
+def drop_publication(publication) -> None:
+    from .models import PublishedResult
+
+    key = lookup_key()
+
+    def digests():
+        rows = PublishedResult.objects.filter(publication=publication).values_list(
+            "massar_code", "cnie_number", "birth_date"
+        )
+        for massar, cnie, birth in rows.iterator(chunk_size=5000):
+            yield lookup_digest(key, MASSAR, massar, birth)
+            if cnie:
+                yield lookup_digest(key, "c", cnie, birth)
+
+    get_store().drop(namespace_of(publication), digests())

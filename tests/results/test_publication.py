@@ -1,0 +1,261 @@
+"""Publication: immutable, versioned snapshots, replaced, withdrawn, corrected, all or nothing."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from audit.models import AuditEntry
+from results import publication as services
+from results.lookup import Query
+from results.models import Publication, PublishedResult
+from results.publication import on_publication_public as real_on_publication_public
+from results.snapshot import FOUND, NOT_PUBLISHED, lookup_public, result_for_candidate
+
+from .publication_fixtures import *  # noqa: F403
+from .publication_fixtures import committed, make_computation, publish
+
+Status = Publication.Status
+BIRTH = datetime.date(2008, 3, 14)
+
+
+def massar(candidate, birth=BIRTH) -> Query:
+    return Query("m", candidate.massar_code, birth)
+
+
+def test_a_publication_freezes_every_result_of_the_computation_into_a_versioned_snapshot(
+    results, candidate_a, candidate_b, ministry_staff, clock
+):
+    publication = publish(results, clock.now, ministry_staff)
+    assert publication.status == Status.READY and publication.version == 1
+    assert publication.count == 2 and len(publication.digest) == 64
+    rows = {r.candidate_id: r for r in PublishedResult.objects.filter(publication=publication)}
+    assert rows[candidate_a.pk].general_average == Decimal("14.25")
+    assert rows[candidate_a.pk].decision == "admitted" and rows[candidate_a.pk].mention == "bien"
+    assert rows[candidate_b.pk].decision == "catch_up"
+    # The snapshot does not follow later changes to the computation.
+    results.results.filter(candidate=candidate_a).update(general_average=Decimal("3.00"))
+    outcome = lookup_public(massar(candidate_a), "192.0.2.1")
+    assert outcome.status == FOUND and outcome.entry["avg"][0] == "14.25"
+    with pytest.raises(ValueError):
+        rows[candidate_a.pk].save()
+
+
+def test_the_snapshot_holds_the_marks_but_never_the_cnie_number_or_the_birth_date(
+    results, candidate_a, clock
+):
+    publish(results, clock.now)
+    entry = lookup_public(massar(candidate_a), "192.0.2.1").entry
+    assert ["national", "MATH", "15.50"] in entry["k"] and ["regional", "FR", "12.00"] in entry["k"]
+    payload = PublishedResult.objects.get(candidate=candidate_a).payload
+    assert candidate_a.cnie_number not in payload and "2008-03-14" not in payload
+
+
+def test_a_publication_is_audited_with_its_version_moment_and_fingerprint(
+    results, ministry_staff, clock
+):
+    publication = publish(results, clock.now, ministry_staff, reason="first results")
+    entry = AuditEntry.objects.get(action="results.publish")
+    assert entry.object_id == str(publication.pk) and entry.actor_id == ministry_staff.pk
+    assert entry.after["version"] == 1 and entry.after["digest"] == publication.digest
+    assert entry.after["publish_at"] == publication.publish_at.isoformat()
+    assert entry.reason == "first results"
+
+
+def test_a_failure_half_way_through_preparation_leaves_the_previous_state_intact(
+    results, candidate_a, candidate_b, ministry_staff, clock, settings, monkeypatch
+):
+    first = publish(results, clock.now, ministry_staff)
+    audited = AuditEntry.objects.count()
+    better = make_computation(
+        candidate_a.session,
+        {
+            candidate_a: ("16.50", "admitted", "tres_bien"),
+            candidate_b: ("10.10", "admitted", "passable"),
+        },
+    )
+    settings.RESULTS_PUBLICATION_BATCH = 1
+    real_write = services.write_batch
+    calls = []
+
+    def failing_write(publication, ns, rows):
+        calls.append(rows)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_write(publication, ns, rows)
+
+    monkeypatch.setattr(services, "write_batch", failing_write)
+    with committed():
+        second = services.schedule_publication(better, clock.now, ministry_staff)
+    second.refresh_from_db()
+    assert len(calls) == 2  # it failed half-way, after writing one candidate
+    assert second.status == Status.FAILED and "disk full" in second.error
+    assert not PublishedResult.objects.filter(publication=second).exists()
+    assert AuditEntry.objects.count() == audited
+    first.refresh_from_db()
+    assert first.status == Status.READY
+    for candidate, average in ((candidate_a, "14.25"), (candidate_b, "8.40")):
+        outcome = lookup_public(massar(candidate), "192.0.2.1")
+        assert outcome.entry["avg"][0] == average and outcome.entry["v"] == 1
+
+
+def test_a_new_version_replaces_the_previous_one_at_its_moment(
+    results, candidate_a, candidate_b, ministry_staff, clock
+):
+    first = publish(results, clock.now, ministry_staff)
+    fixed = make_computation(
+        candidate_a.session,
+        {
+            candidate_a: ("14.75", "admitted", "bien"),
+            candidate_b: ("8.40", "catch_up", ""),
+        },
+    )
+    moment = clock.now + datetime.timedelta(hours=1)
+    second = publish(fixed, moment, ministry_staff, reason="transcription error in MATH")
+    assert second.version == 2 and second.replaces == first
+    assert lookup_public(massar(candidate_a), "192.0.2.1").entry["avg"][0] == "14.25"
+    clock.set(moment)
+    outcome = lookup_public(massar(candidate_a), "192.0.2.1")
+    assert outcome.entry["avg"][0] == "14.75" and outcome.entry["v"] == 2
+    assert result_for_candidate(candidate_a).entry["v"] == 2
+    services.notify_due_publications()  # any state change settles the replaced version
+    from results.snapshot import refresh_pointers
+
+    refresh_pointers(candidate_a.session_id)
+    first.refresh_from_db()
+    assert first.status == Status.REPLACED and first.replaced_at == moment
+
+
+def test_a_withdrawn_publication_is_no_longer_shown_and_the_withdrawal_is_audited(
+    results, candidate_a, ministry_staff, clock
+):
+    publication = publish(results, clock.now, ministry_staff)
+    assert lookup_public(massar(candidate_a), "192.0.2.1").status == FOUND
+    with committed():
+        services.withdraw_publication(publication, ministry_staff, "wrong coefficients")
+    assert lookup_public(massar(candidate_a), "192.0.2.1").status == NOT_PUBLISHED
+    assert result_for_candidate(candidate_a).status == NOT_PUBLISHED
+    entry = AuditEntry.objects.get(action="results.withdraw")
+    assert entry.reason == "wrong coefficients" and entry.actor_id == ministry_staff.pk
+    publication.refresh_from_db()
+    assert publication.status == Status.WITHDRAWN and publication.withdrawn_by == ministry_staff
+    with pytest.raises(services.PublicationError):
+        services.withdraw_publication(publication, ministry_staff, "again")
+
+
+def test_withdrawing_a_scheduled_replacement_keeps_the_public_version(
+    results, candidate_a, candidate_b, ministry_staff, clock
+):
+    publish(results, clock.now, ministry_staff)
+    fixed = make_computation(candidate_a.session, {candidate_a: ("9.00", "catch_up", "")})
+    second = publish(fixed, clock.now + datetime.timedelta(hours=2), ministry_staff)
+    with committed():
+        services.withdraw_publication(second, ministry_staff, "not validated")
+    clock.advance(3 * 3600)
+    outcome = lookup_public(massar(candidate_a), "192.0.2.1")
+    assert outcome.entry["avg"][0] == "14.25" and outcome.entry["v"] == 1
+
+
+def test_a_withdrawal_needs_a_reason(results, ministry_staff, clock):
+    publication = publish(results, clock.now, ministry_staff)
+    with pytest.raises(services.PublicationError):
+        services.withdraw_publication(publication, ministry_staff, "  ")
+
+
+def test_republishing_one_candidate_changes_only_their_result_at_once(
+    results, candidate_a, candidate_b, academy_staff, clock
+):
+    base = publish(results, clock.now)
+    recomputed = make_computation(
+        candidate_a.session, {candidate_b: ("10.20", "admitted", "passable")}
+    )
+    with committed():
+        correction = services.republish_candidate(
+            candidate_b,
+            recomputed.results.get(candidate=candidate_b),
+            "complaint 12: unmarked answer",
+            academy_staff,
+        )
+    assert correction.kind == Publication.Kind.CORRECTION and correction.base == base
+    assert correction.version == 2 and correction.count == 1
+    b = lookup_public(massar(candidate_b), "192.0.2.1").entry
+    assert b["avg"][0] == "10.20" and b["d"] == "admitted" and b["v"] == 2 and "cor" in b
+    assert lookup_public(massar(candidate_a), "192.0.2.1").entry["v"] == 1
+    assert result_for_candidate(candidate_b).entry["avg"][0] == "10.20"
+    entry = AuditEntry.objects.get(action="results.republish")
+    assert entry.candidate_id == candidate_b.pk and entry.reason == "complaint 12: unmarked answer"
+    assert entry.before["general_average"] == "8.40" and entry.after["general_average"] == "10.20"
+
+
+def test_withdrawing_a_correction_restores_the_previous_result(
+    results, candidate_a, candidate_b, ministry_staff, clock
+):
+    publish(results, clock.now)
+    recomputed = make_computation(
+        candidate_a.session, {candidate_b: ("10.20", "admitted", "passable")}
+    )
+    with committed():
+        correction = services.republish_candidate(
+            candidate_b, recomputed.results.get(), "complaint", ministry_staff
+        )
+    with committed():
+        services.withdraw_publication(correction, ministry_staff, "complaint decision reversed")
+    assert lookup_public(massar(candidate_b), "192.0.2.1").entry["avg"][0] == "8.40"
+
+
+def test_a_correction_needs_a_public_result(results, candidate_b, ministry_staff, clock):
+    publish(results, clock.now + datetime.timedelta(days=1))
+    with pytest.raises(services.PublicationError):
+        services.republish_candidate(
+            candidate_b, results.results.get(candidate=candidate_b), "too early", ministry_staff
+        )
+
+
+def test_only_a_finished_computation_can_be_published(results, ministry_staff, clock):
+    results.status = results.Status.RUNNING
+    results.save()
+    with pytest.raises(services.PublicationError):
+        services.schedule_publication(results, clock.now, ministry_staff)
+
+
+def test_candidates_are_told_once_when_the_moment_has_come(results, clock, _no_push):
+    moment = clock.now + datetime.timedelta(minutes=30)
+    publication = publish(results, moment)
+    assert _no_push == []  # the task queued at preparation ran early and did nothing
+    clock.set(moment)
+    assert services.notify_due_publications() == [publication.pk]
+    assert services.notify_due_publications() == []
+    assert _no_push == [publication.pk]
+
+
+def test_the_notification_hook_tells_every_candidate_and_a_replacement_only_those_changed(
+    results, candidate_a, candidate_b, clock, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(
+        "notifications.services.queue_bulk_notifications",
+        lambda kind, reference, ids, *a, **k: sent.append((kind, reference, sorted(ids))) or 0,
+    )
+    first = publish(results, clock.now)
+    real_on_publication_public(first)
+    assert sent == [
+        (
+            "results_published",
+            f"results.{first.session.code}.normal",
+            [candidate_a.pk, candidate_b.pk],
+        )
+    ]
+    Publication.objects.filter(pk=first.pk).update(notified_at=clock.now)
+    fixed = make_computation(
+        candidate_a.session,
+        {
+            candidate_a: ("14.25", "admitted", "bien"),
+            candidate_b: ("10.00", "admitted", "passable"),
+        },
+    )
+    second = publish(fixed, clock.now)
+    sent.clear()
+    real_on_publication_public(second)
+    assert sent == [("results_updated", f"results.pub.{second.pk}", [candidate_b.pk])]
