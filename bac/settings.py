@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "notifications",
     "results",
     "convocations",
+    "verification",
     "portal",
 ]
 

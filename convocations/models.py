@@ -40,7 +40,9 @@ class ExamSlot(models.Model):
         verbose_name_plural = _("exam timetable")
 
     def __str__(self) -> str:
-        return f"{self.session_id} {self.track_id} {self.subject_id} {self.starts_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.session_id} {self.track_id} {self.subject_id} {self.starts_at:%Y-%m-%d %H:%M}"
+        )
 
 
 class Convocation(models.Model):
@@ -65,7 +67,9 @@ class Convocation(models.Model):
     class Meta:
         ordering = ["candidate", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["candidate", "version"], name="one_convocation_version"),
+            models.UniqueConstraint(
+                fields=["candidate", "version"], name="one_convocation_version"
+            ),
             models.UniqueConstraint(
                 fields=["candidate"],
                 condition=models.Q(superseded_at__isnull=True),

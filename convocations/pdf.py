@@ -18,12 +18,15 @@ content, whatever the reader's interface language; their official wording is the
 from __future__ import annotations
 
 import atexit
+import copy
 import functools
+import hashlib
 import io
 import logging
 import shutil
 import tempfile
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +35,15 @@ from pathlib import Path
 import segno
 from django.utils import timezone
 from fpdf import FPDF
+from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.output import (
+    CIDSystemInfo,
+    OutputProducer,
+    PDFFont,
+    _build_cmap_blocks,
+    _tt_font_widths,
+)
+from fpdf.syntax import Name, PDFArray, PDFContentStream
 
 # fontTools narrates every subset at INFO level: ~2,000 log lines a document otherwise.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -73,14 +85,17 @@ _FONT_CHARACTERS = {
         0x200F,
     ],
 }
-# The layout tables drive HarfBuzz; fpdf2 drops them from the embedded subset anyway.
+# The layout tables drive HarfBuzz; the font embedded in the PDF does not need them.
 _LAYOUT_TABLES = ("GDEF", "GPOS", "GSUB")
 
 
 @dataclass(frozen=True)
 class PreparedFont:
-    path: Path  # what fpdf2 parses and subsets for each document (no layout tables)
+    path: Path  # what fpdf2 parses and the PDF embeds (no layout tables)
     shaping_path: Path  # the same glyphs with their layout tables, for HarfBuzz
+    embedded: bytes  # `path`, deflated once, as the PDF's FontFile2 stream
+    length: int  # its size before deflating (/Length1)
+    tag: str  # the six-letter subset tag of its PDF name
 
 
 @functools.cache
@@ -96,9 +111,11 @@ def prepared_fonts() -> dict[tuple[str, str], PreparedFont]:
         font = ttLib.TTFont(FONT_DIR / name, recalcTimestamp=False)
         options = ftsubset.Options()
         options.layout_features = ["*"]  # every shaping feature: init/medi/fina, liga, mark...
-        options.name_IDs = ["*"]
         options.notdef_outline = True
-        options.drop_tables += ["FFTM", "kern"]
+        options.glyph_names = True
+        # PDF viewers rasterise without TrueType hinting.
+        options.hinting = False
+        options.drop_tables += ["FFTM", "kern", "MATH", "DSIG", "gasp", "hdmx", "LTSH", "VDMX"]
         subsetter = ftsubset.Subsetter(options)
         subsetter.populate(unicodes=_FONT_CHARACTERS[family])
         subsetter.subset(font)
@@ -110,7 +127,12 @@ def prepared_fonts() -> dict[tuple[str, str], PreparedFont]:
                 del plain[table]
         path = directory / name
         plain.save(path)
-        prepared[(family, style)] = PreparedFont(path, shaping_path)
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).digest()
+        tag = "".join(chr(ord("A") + byte % 26) for byte in digest[:6])
+        prepared[(family, style)] = PreparedFont(
+            path, shaping_path, zlib.compress(raw, 9), len(raw), tag
+        )
     return prepared
 
 
@@ -131,9 +153,140 @@ def _shaper(font: PreparedFont):
     return shaper
 
 
+@functools.cache
+def _font_templates() -> dict[str, tuple[TTFFont, PreparedFont]]:
+    """Per process: each font parsed once by fpdf2 (metrics, cmap, descriptor)."""
+    scratch = FPDF()
+    templates = {}
+    for (family, style), prepared in prepared_fonts().items():
+        scratch.add_font(family, style, str(prepared.path))
+        key = f"{family.lower()}{style}"
+        template = scratch.fonts[key]
+        # Load now what shaping reads later, so that documents only ever read it.
+        template.ttfont.getGlyphOrder()
+        template.ttfont["hmtx"].metrics  # noqa: B018
+        templates[key] = (template, prepared)
+    return templates
+
+
+class _ConvocationFont(TTFFont):
+    """A document's own copy of a font fpdf2 parsed once (see _font_instance)."""
+
+    __slots__ = ("prepared",)
+
+
+def _font_instance(template: TTFFont, prepared: PreparedFont, index: int) -> _ConvocationFont:
+    """What fpdf2's add_font() builds, without parsing the file again: the read-only parts
+    (the fontTools font, cmap, glyph ids) are shared; what a document changes (the glyphs it
+    uses, its widths table, its descriptor object) is its own. Mirrors TTFFont.__deepcopy__ of
+    the pinned fpdf2."""
+    font = _ConvocationFont.__new__(_ConvocationFont)
+    for name in TTFFont.__slots__:
+        if hasattr(template, name):  # a few slots are never set for a TrueType font
+            setattr(font, name, getattr(template, name))
+    font.prepared = prepared
+    font.i = index
+    font.cw = copy.copy(template.cw)
+    font.desc = copy.copy(template.desc)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
+    # Shape with the layout tables that the embedded copy of the font does without.
+    font._hbfont = _shaper(prepared)
+    return font
+
+
+class _Output(OutputProducer):
+    """fpdf2's output (a documented extension point), except for the convocation's fonts: they
+    are embedded as prepared once per process, already cut to the characters a convocation
+    prints and already deflated, instead of being subset again by fontTools for each document
+    (~7 ms a font, most of a convocation's cost). The objects written are those fpdf2 writes
+    for a TrueType font: Type0 → CIDFontType2 (widths, CIDToGIDMap) → descriptor → FontFile2,
+    and a ToUnicode map so that text can be extracted and searched."""
+
+    def _add_fonts(self, image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name):
+        fonts = self.fpdf.fonts
+        ours = {k: f for k, f in fonts.items() if isinstance(f, _ConvocationFont)}
+        for key in ours:
+            del fonts[key]
+        try:
+            objects = super()._add_fonts(
+                image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
+            )
+        finally:
+            fonts.update(ours)
+        ours = ours.values()
+        for font in sorted(ours, key=lambda f: f.i):
+            objects[font.i] = self._add_prepared_font(font)
+        SubsetMap.pick.cache_clear()
+        SubsetMap.get_glyph.cache_clear()
+        return objects
+
+    def _add_prepared_font(self, font: _ConvocationFont) -> PDFFont:
+        name = f"{font.prepared.tag}+{font.name}"
+        composite = PDFFont(subtype="Type0", base_font=name, encoding="Identity-H")
+        self._add_pdf_obj(composite, "fonts")
+        cid_font = PDFFont(
+            subtype="CIDFontType2",
+            base_font=name,
+            d_w=font.desc.missing_width,
+            w=_tt_font_widths(font),
+        )
+        self._add_pdf_obj(cid_font, "fonts")
+        composite.descendant_fonts = PDFArray([cid_font])
+
+        unicode_map = []
+        gid_map = bytearray()
+        for glyph, code in font.subset.items():
+            if glyph is None:
+                continue
+            if len(gid_map) < 2 * code + 2:
+                gid_map.extend(bytes(2 * code + 2 - len(gid_map)))
+            gid_map[2 * code : 2 * code + 2] = glyph.glyph_id.to_bytes(2, "big")
+            if isinstance(glyph.unicode, tuple) and glyph.unicode:
+                text = "".join(chr(c) for c in glyph.unicode).encode("utf-16-be").hex().upper()
+                unicode_map.append(f"<{code:04X}> <{text}>\n")
+        to_unicode = PDFContentStream(
+            (
+                "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+                "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+                f"{_build_cmap_blocks(unicode_map, 'bfchar')}"
+                "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+            ).encode("latin-1"),
+            compress=True,
+        )
+        self._add_pdf_obj(to_unicode, "fonts")
+        composite.to_unicode = to_unicode
+
+        system_info = CIDSystemInfo()
+        self._add_pdf_obj(system_info, "fonts")
+        cid_font.c_i_d_system_info = system_info
+
+        descriptor = font.desc
+        descriptor.font_name = Name(name)
+        self._add_pdf_obj(descriptor, "fonts")
+        cid_font.font_descriptor = descriptor
+
+        cid_to_gid = PDFContentStream(contents=bytes(gid_map), compress=True)
+        self._add_pdf_obj(cid_to_gid, "fonts")
+        cid_font.c_i_d_to_g_i_d_map = cid_to_gid
+
+        font_file = PDFContentStream(contents=font.prepared.embedded)
+        font_file.filter = Name("FlateDecode")
+        font_file.length1 = font.prepared.length  # type: ignore[attr-defined]
+        self._add_pdf_obj(font_file, "fonts")
+        descriptor.font_file2 = font_file  # type: ignore[attr-defined]
+        return composite
+
+
 # -- Fixed bilingual content --------------------------------------------------------------------
 
-MINISTRY_FR = ("Royaume du Maroc", "Ministère de l'Éducation nationale, du Préscolaire et des Sports")
+MINISTRY_FR = (
+    "Royaume du Maroc",
+    "Ministère de l'Éducation nationale, du Préscolaire et des Sports",
+)
 MINISTRY_AR = ("المملكة المغربية", "وزارة التربية الوطنية والتعليم الأولي والرياضة")
 TITLE_FR = "Convocation aux examens du baccalauréat"
 TITLE_AR = "استدعاء لاجتياز امتحانات البكالوريا"
@@ -201,14 +354,8 @@ def _duration(minutes: int) -> str:
 class _Pdf(FPDF):
     def __init__(self) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        for (family, style), prepared in prepared_fonts().items():
-            self.add_font(family, style, str(prepared.path))
-            font = self.fonts[f"{family.lower()}{style}"]
-            # Glyphs are copied as they are into the embedded subset: recomputing every
-            # bounding box on output is most of the cost of saving a font.
-            font.ttfont.recalcBBoxes = False
-            # Shape with the layout tables fpdf2's own copy of the font does without.
-            font._hbfont = _shaper(prepared)
+        for key, (template, prepared) in _font_templates().items():
+            self.fonts[key] = _font_instance(template, prepared, len(self.fonts) + 1)
         self.set_margins(12, 10, 12)
         self.set_auto_page_break(True, margin=12)
         self.c_margin = 1.2
@@ -244,30 +391,49 @@ _LINE_CACHE: dict[tuple, list[str]] = {}
 
 
 def _qr(pdf: FPDF, text: str, x: float, y: float, size: float) -> None:
-    """The QR code drawn as vector rectangles (sharp when printed at any resolution)."""
-    code = segno.make(text, error="m", micro=False)
-    matrix = code.matrix
+    """The QR code drawn as vector rectangles, sharp at any print resolution, inside `size` mm
+    with the four-module quiet zone the standard asks for. Runs of dark modules that repeat on
+    the next rows are drawn as one rectangle."""
+    matrix = segno.make(text, error="m", micro=False).matrix
     count = len(matrix)
-    module = size / (count + 2)  # a one-module margin inside the box; the page is white
+    module = size / (count + 8)
+    left, top = x + 4 * module, y + 4 * module
     pdf.set_fill_color(0, 0, 0)
-    top = y + module
-    left = x + module
-    for row, line in enumerate(matrix):
+    open_runs: dict[tuple[int, int], int] = {}  # (first, last column) -> first row
+    rectangles: list[tuple[float, float, float, float]] = []
+    for row in range(count + 1):
+        line = matrix[row] if row < count else b""
+        runs = set()
         column = 0
-        while column < count:
+        while column < len(line):
             if line[column]:
                 start = column
-                while column < count and line[column]:
+                while column < len(line) and line[column]:
                     column += 1
-                pdf.rect(
-                    left + start * module,
-                    top + row * module,
-                    (column - start) * module,
-                    module,
-                    style="F",
-                )
+                runs.add((start, column))
             else:
                 column += 1
+        for run in [run for run in open_runs if run not in runs]:
+            first_row = open_runs.pop(run)
+            rectangles.append(
+                (
+                    left + run[0] * module,
+                    top + first_row * module,
+                    (run[1] - run[0]) * module,
+                    (row - first_row) * module,
+                )
+            )
+        for run in runs:
+            open_runs.setdefault(run, row)
+    # One filled path of rectangles, as FPDF.rect() writes them one by one (~600 calls).
+    k, page_height = pdf.k, pdf.h
+    pdf._out(  # the content stream operator that FPDF.rect() itself writes
+        " ".join(
+            f"{x * k:.2f} {(page_height - y) * k:.2f} {w * k:.2f} {-h * k:.2f} re"
+            for x, y, w, h in rectangles
+        )
+        + " f"
+    )
 
 
 def _photo(pdf: _Pdf, photo: bytes | None, x: float, y: float, w: float, h: float) -> None:
@@ -275,7 +441,9 @@ def _photo(pdf: _Pdf, photo: bytes | None, x: float, y: float, w: float, h: floa
     pdf.rect(x, y, w, h)
     if photo:
         try:
-            pdf.image(io.BytesIO(photo), x=x + 0.5, y=y + 0.5, w=w - 1, h=h - 1, keep_aspect_ratio=True)
+            pdf.image(
+                io.BytesIO(photo), x=x + 0.5, y=y + 0.5, w=w - 1, h=h - 1, keep_aspect_ratio=True
+            )
             return
         except Exception:  # noqa: BLE001, S110 - an unreadable photo prints the placeholder
             pass
@@ -316,9 +484,9 @@ def render(document: ConvocationDocument) -> bytes:
 
     # Photo on the left, QR code on the right, title between.
     band = top + 13
-    photo_w, photo_h, qr_size = 30, 38, 44
+    photo_w, photo_h, qr_size = 30, 38, 46
     _photo(pdf, document.photo, pdf.l_margin, band, photo_w, photo_h)
-    _qr(pdf, document.qr_text, pdf.l_margin + width - qr_size, band - 3, qr_size)
+    _qr(pdf, document.qr_text, pdf.l_margin + width - qr_size, band - 1, qr_size)
     middle_x = pdf.l_margin + photo_w + 3
     middle_w = width - photo_w - qr_size - 6
     pdf.set_xy(middle_x, band)
@@ -335,9 +503,8 @@ def render(document: ConvocationDocument) -> bytes:
     pdf.cell(middle_w, 7, f"{f['first_name_ar']} {f['last_name_ar']}", align="C")
 
     # Identity, centre and room: French column | Arabic column.
-    pdf.set_y(band + max(photo_h, qr_size) + 2)
+    pdf.set_y(band + max(photo_h, qr_size))
     birth = _day(date.fromisoformat(f["birth_date"]))
-    centre_fr = f"{f['centre']} — {f['centre_fr']}" if f["centre"] else "—"
     rows = (
         ("Nom", f["last_name_latin"].upper(), "النسب", f["last_name_ar"]),
         ("Prénom", f["first_name_latin"], "الاسم", f["first_name_ar"]),
@@ -351,7 +518,8 @@ def render(document: ConvocationDocument) -> bytes:
         ("N° CNIE", f["cnie_number"], "رقم البطاقة الوطنية", f["cnie_number"]),
         ("Filière", f["track_fr"], "المسلك", f["track_ar"]),
         ("Établissement", f["school_fr"], "المؤسسة", f["school_ar"]),
-        ("Centre d'examen", centre_fr, "مركز الامتحان", f["centre_ar"] or "—"),
+        ("Centre d'examen", f["centre_fr"] or "—", "مركز الامتحان", f["centre_ar"] or "—"),
+        ("Code du centre", f["centre"] or "—", "رمز المركز", f["centre"] or "—"),
         ("Salle", f["room"] or "—", "القاعة", f["room"] or "—"),
     )
     label_w = 28
@@ -421,15 +589,15 @@ def render(document: ConvocationDocument) -> bytes:
     _section(pdf, "Consignes", "تعليمات", width)
     top = pdf.get_y()
     pdf.latin(7.8)
-    for index, rule in enumerate(RULES_FR, 1):
-        pdf.paragraph(half - 3, 3.9, f"{index}. {rule}")
+    for rule in RULES_FR:
+        pdf.paragraph(half - 3, 3.9, f"• {rule}")
         pdf.ln(0.8)
     bottom_fr = pdf.get_y()
     pdf.set_y(top)
     pdf.arabic(9)
-    for index, rule in enumerate(RULES_AR, 1):
+    for rule in RULES_AR:
         pdf.set_x(pdf.l_margin + half + 3)
-        pdf.paragraph(half - 3, 4.5, f"{index}. {rule}", align="R")
+        pdf.paragraph(half - 3, 4.5, f"• {rule}", align="R")
         pdf.ln(0.4)
     pdf.set_y(max(bottom_fr, pdf.get_y()) + 2)
 
@@ -451,7 +619,7 @@ def render(document: ConvocationDocument) -> bytes:
     pdf.paragraph(width, 3.6, FOOTER_FR)
     pdf.arabic(8)
     pdf.paragraph(width, 4.2, FOOTER_AR, align="R")
-    return bytes(pdf.output())
+    return bytes(pdf.output(output_producer_class=_Output))
 
 
 def _section(pdf: _Pdf, title_fr: str, title_ar: str, width: float) -> None:
@@ -465,10 +633,21 @@ def _section(pdf: _Pdf, title_fr: str, title_ar: str, width: float) -> None:
     pdf.set_xy(pdf.l_margin, y + 7)
 
 
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    """Shorten `text` with an ellipsis until it fits `width` in the current font."""
-    if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+def _fit(pdf: FPDF, text: str, width: float, smallest: float = 6.5) -> str:
+    """Make `text` fit `width`: a smaller font first (down to `smallest` pt), then an ellipsis."""
+    room = width - 2 * pdf.c_margin
+    # Measuring shaped text costs as much as printing it; the sum of the characters' own
+    # advance widths, with a margin for the wider joined forms, settles most texts for free.
+    widths = pdf.current_font.cw
+    estimate = sum(widths[ord(char)] for char in text) * pdf.font_size / 1000
+    if estimate * 1.2 <= room:
         return text
-    while len(text) > 1 and pdf.get_string_width(text + "…") > width - 2 * pdf.c_margin:
+    size = pdf.font_size_pt
+    while pdf.get_string_width(text) > room and size > smallest:
+        size -= 0.5
+        pdf.set_font_size(size)
+    if pdf.get_string_width(text) <= room:
+        return text
+    while len(text) > 1 and pdf.get_string_width(text + "…") > room:
         text = text[:-1]
     return text.rstrip() + "…"

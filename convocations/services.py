@@ -186,9 +186,9 @@ def issue_convocation(
 def _issue(candidate: Candidate, actor, now: datetime, check_gate: bool) -> Convocation:
     with transaction.atomic():
         # Lock the file so that a concurrent edit or download waits for this issue.
-        locked = candidate_for_convocation(
-            Candidate.objects.select_for_update(of=("self",))
-        ).get(pk=candidate.pk)
+        locked = candidate_for_convocation(Candidate.objects.select_for_update(of=("self",))).get(
+            pk=candidate.pk
+        )
         if check_gate:
             gate = convocation_gate(locked, now)
             if not gate.allowed:
@@ -393,4 +393,36 @@ def timetable(candidate: Candidate) -> list[ExamSlot]:
         ExamSlot.objects.filter(session_id=candidate.session_id, track_id=candidate.track_id)
         .select_related("subject")
         .order_by("starts_at", "subject__code")
+    )
+
+
+# -- The document --------------------------------------------------------------------------------
+
+
+def convocation_pdf(convocation: Convocation) -> bytes:
+    """The PDF of an issued convocation, with the session's timetable as it stands today."""
+    from .pdf import ConvocationDocument, SlotLine, render
+
+    candidate = convocation.candidate
+    slots = [
+        SlotLine(
+            starts_at=slot.starts_at,
+            duration_minutes=slot.duration_minutes,
+            subject_fr=slot.subject.name_fr,
+            subject_ar=slot.subject.name_ar,
+            component=slot.component,
+        )
+        for slot in timetable(candidate)
+    ]
+    return render(
+        ConvocationDocument(
+            fields=convocation.fields,
+            number=convocation.number,
+            version=convocation.version,
+            issued_at=convocation.issued_at,
+            file_hash=convocation.file_hash,
+            qr_text=qr_text(convocation),
+            slots=slots,
+            photo=photo_bytes(candidate),
+        )
     )

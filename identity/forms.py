@@ -66,7 +66,8 @@ class ChannelForm(forms.Form):
             "email": _("By e-mail to %(destination)s"),
         }
         self.fields["channel"].choices = [
-            (channel, labels[channel] % {"destination": destination})
+            # Isolated left-to-right, so that a phone number reads correctly inside Arabic text.
+            (channel, labels[channel] % {"destination": f"\u2066{destination}\u2069"})
             for channel, destination in channels.items()
         ]
         if channels:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +22,7 @@ class ServiceCard:
     opens_at: datetime | None
     closes_at: datetime | None
     built: bool
+    url: str = ""
 
 
 # The candidate's services in the order of the mission. `built` turns True as each lands.
@@ -35,7 +37,7 @@ CANDIDATE_SERVICES = (
         WindowKind.CONVOCATION,
         _("Exam convocation"),
         _("Download your convocation once your data is verified."),
-        False,
+        True,
     ),
     (
         WindowKind.RESULTS,
@@ -57,6 +59,10 @@ CANDIDATE_SERVICES = (
         False,
     ),
 )
+
+
+# The page of each service that is built (URL names).
+SERVICE_URLS = {WindowKind.CONVOCATION: "convocations:mine"}
 
 
 def service_cards(session: ExamSession | None, now: datetime | None = None) -> list[ServiceCard]:
@@ -81,6 +87,7 @@ def service_cards(session: ExamSession | None, now: datetime | None = None) -> l
                 opens_at=window.opens_at if window else None,
                 closes_at=window.closes_at if window else None,
                 built=built,
+                url=reverse(SERVICE_URLS[kind]) if built and kind in SERVICE_URLS else "",
             )
         )
     return cards

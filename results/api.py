@@ -108,11 +108,19 @@ def labels(language: str | None = None) -> Labels:
     return _labels(language or translation.get_language() or settings.LANGUAGE_CODE)
 
 
+@functools.cache
+def _zone() -> datetime.tzinfo:
+    return timezone.get_default_timezone()
+
+
+@functools.lru_cache(maxsize=64)
+def _iso(moment: float) -> str:
+    return datetime.datetime.fromtimestamp(moment, tz=_zone()).isoformat()
+
+
 def published_at_iso(outcome: Outcome) -> str | None:
-    if outcome.publish_at is None:
-        return None
-    moment = datetime.datetime.fromtimestamp(outcome.publish_at, tz=timezone.get_current_timezone())
-    return moment.isoformat()
+    """The moment of publication, Morocco time (ISO 8601 with its offset)."""
+    return None if outcome.publish_at is None else _iso(outcome.publish_at)
 
 
 # --- the answer, shared by the Django view and the fast path ----------------------------------
@@ -150,16 +158,32 @@ def _json(status: int, data: dict[str, Any], language: str, extra=()) -> Answer:
     return Answer(status, body, headers)
 
 
-def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
-    """The API's answer to one lookup."""
+@functools.cache
+def _fixed(status: str, language: str) -> Answer:
+    """The answers that depend on nothing but the language, built once per process."""
+    messages = {
+        "not_found": NOT_FOUND_MESSAGE,
+        "not_published": NOT_PUBLISHED_MESSAGE,
+        "unavailable": UNAVAILABLE_MESSAGE,
+    }
     with translation.override(language):
+        return _json(
+            503 if status == "unavailable" else 404,
+            {"status": status, "message": str(messages[status])},
+            language,
+        )
 
-        def text(name: str) -> str:
-            value = params.get(name)
-            return value if isinstance(value, str) else ""
 
-        query, errors = parse_query(text("massar_code"), text("cnie_number"), text("birth_date"))
-        if query is None:
+def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
+    """The API's answer to one lookup (translated to `language`)."""
+
+    def text(name: str) -> str:
+        value = params.get(name)
+        return value if isinstance(value, str) else ""
+
+    query, errors = parse_query(text("massar_code"), text("cnie_number"), text("birth_date"))
+    if query is None:
+        with translation.override(language):
             return _json(
                 400,
                 {
@@ -168,14 +192,13 @@ def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
                 },
                 language,
             )
-        try:
-            outcome = lookup_public(query, address)
-        except Exception:
-            logger.exception("results lookup failed")
-            return _json(
-                503, {"status": "unavailable", "message": str(UNAVAILABLE_MESSAGE)}, language
-            )
-        if outcome.status == LIMITED:
+    try:
+        outcome = lookup_public(query, address)
+    except Exception:
+        logger.exception("results lookup failed")
+        return _fixed("unavailable", language)
+    if outcome.status == LIMITED:
+        with translation.override(language):
             return _json(
                 429,
                 {
@@ -186,16 +209,14 @@ def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
                 language,
                 extra=[("Retry-After", str(outcome.retry_after))],
             )
-        if outcome.status == NOT_PUBLISHED:
-            return _json(
-                404, {"status": "not_published", "message": str(NOT_PUBLISHED_MESSAGE)}, language
-            )
-        if outcome.status != FOUND or outcome.entry is None:
-            return _json(404, {"status": "not_found", "message": str(NOT_FOUND_MESSAGE)}, language)
-        shown = present(
-            outcome.entry, outcome.names, labels(language), language, published_at_iso(outcome)
-        )
-        return _json(200, {"status": "found", **shown}, language)
+    if outcome.status == NOT_PUBLISHED:
+        return _fixed("not_published", language)
+    if outcome.status != FOUND or outcome.entry is None:
+        return _fixed("not_found", language)
+    shown = present(
+        outcome.entry, outcome.names, labels(language), language, published_at_iso(outcome)
+    )
+    return _json(200, {"status": "found", **shown}, language)
 
 
 @functools.lru_cache(maxsize=512)

@@ -110,9 +110,20 @@ class Computation(models.Model):
 class ComputedResult(models.Model):
     """The grading engine's output for one candidate in one computation (not public)."""
 
-    computation = models.ForeignKey(Computation, on_delete=models.CASCADE, related_name="results")
+    # No database-level foreign keys: a computation writes half a million rows in one
+    # transaction, and checking them costs more than the computation itself (each check also
+    # locks the candidate's row). The rows are written only by results.services, from the
+    # candidates and the computation it has just read; Django still cascades deletions.
+    # The (computation, candidate) unique index serves lookups by computation.
+    computation = models.ForeignKey(
+        Computation,
+        on_delete=models.CASCADE,
+        related_name="results",
+        db_constraint=False,
+        db_index=False,
+    )
     candidate = models.ForeignKey(
-        "candidates.Candidate", on_delete=models.CASCADE, related_name="+"
+        "candidates.Candidate", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     continuous_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)
     regional_average = models.DecimalField(max_digits=5, decimal_places=2, null=True)

@@ -137,6 +137,7 @@ class Attempt:
     ready: list[bool] = field(default_factory=list)
     failure_counted: bool = False
     retry_after: int = 0
+    moments: list[float] = field(default_factory=list)  # publish_at of each namespace
 
 
 def _window_left(limit: RateLimit, now: float) -> int:
@@ -213,6 +214,7 @@ class Store:
         namespaces = public_publications(loaded, now)
         values, ready = self.fetch(namespaces, digest)
         attempt = Attempt(OK, namespaces, values, ready)
+        attempt.moments = [_publish_at(loaded, ns) or 0.0 for ns in namespaces]
         if namespaces and not any(values) and all(ready):
             by_code.hit(query.subject)
             attempt.failure_counted = True
@@ -222,17 +224,17 @@ class Store:
 # One round trip: count the attempt, read the pointer, compare the moment, read the entry.
 # KEYS: address counter, code failure counter, pointer.
 # ARGV: address limit, address counter TTL, code limit, code counter TTL, now, key prefix, digest.
-# Reply: {state, address hits, code failures, [ns, value, ready]...}; state 0 looked up,
+# Reply: {state, address hits, code failures, [ns, publish_at, value, ready]...}; state 0 looked up,
 # 1 address limited, 2 code limited, 3 no pointer, 4 looked up and a failure counted.
 LOOKUP_SCRIPT = """
-redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
 local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if hits > tonumber(ARGV[1]) then return {1, hits, 0} end
-local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+local state = redis.call('MGET', KEYS[2], KEYS[3])
+local failures = tonumber(state[1] or '0')
 if failures >= tonumber(ARGV[3]) then return {2, hits, failures} end
-local raw = redis.call('GET', KEYS[3])
-if not raw then return {3, hits, failures} end
-local pointer = cjson.decode(raw)
+if not state[2] then return {3, hits, failures} end
+local pointer = cjson.decode(state[2])
 local now = tonumber(ARGV[5])
 local reply = {0, hits, failures}
 local seen = {}
@@ -243,21 +245,22 @@ for _, e in ipairs(pointer['e']) do
   if e[2] <= now and not seen[sitting] then
     seen[sitting] = true
     local base = ARGV[6] .. 'results:p' .. e[1] .. ':'
-    local value = redis.call('GET', base .. ARGV[7])
+    local got = redis.call('MGET', base .. ARGV[7], base .. 'ready')
+    local value = got[1]
     if value and string.sub(value, 1, 1) == '@' then
       value = redis.call('GET', base .. string.sub(value, 2))
     end
-    local ready = redis.call('EXISTS', base .. 'ready')
     if value then found = true end
-    if ready == 0 then cold = true end
+    if not got[2] then cold = true end
     reply[#reply + 1] = e[1]
+    reply[#reply + 1] = tostring(e[2])
     reply[#reply + 1] = value or false
-    reply[#reply + 1] = ready
+    reply[#reply + 1] = got[2] and 1 or 0
   end
 end
 if #reply > 3 and not found and not cold then
-  redis.call('SET', KEYS[2], 0, 'EX', ARGV[4], 'NX')
   reply[3] = redis.call('INCR', KEYS[2])
+  if reply[3] == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
   reply[1] = 4
 end
 return reply
@@ -334,7 +337,9 @@ class RedisStore(Store):
 
     def attempt(self, address: str, query: Query, digest: str, pointer: str, now: float) -> Attempt:
         by_address, by_code = address_limit(), code_limit()
-        address_subject = by_address._subject_key(address_bucket(address))
+        # address_bucket only changes IPv6 addresses (to their /64): skip its parse for IPv4.
+        bucket = address if ":" not in address else address_bucket(address)
+        address_subject = by_address._subject_key(bucket)
         code_subject = by_code._subject_key(query.subject)
         address_index, address_left = by_address._window(now)
         code_index, code_left = by_code._window(now)
@@ -363,10 +368,11 @@ class RedisStore(Store):
         if state == 3:
             return Attempt(NO_POINTER)
         rest = reply[3:]
-        namespaces = [rest[i].decode() for i in range(0, len(rest), 3)]
-        values = [rest[i].decode() if rest[i] is not None else None for i in range(1, len(rest), 3)]
-        ready = [bool(rest[i]) for i in range(2, len(rest), 3)]
-        return Attempt(OK, namespaces, values, ready, failure_counted=state == 4)
+        namespaces = [rest[i].decode() for i in range(0, len(rest), 4)]
+        moments = [float(rest[i]) for i in range(1, len(rest), 4)]
+        values = [rest[i].decode() if rest[i] is not None else None for i in range(2, len(rest), 4)]
+        ready = [bool(rest[i]) for i in range(3, len(rest), 4)]
+        return Attempt(OK, namespaces, values, ready, state == 4, moments=moments)
 
 
 _store_lock = threading.Lock()
@@ -549,27 +555,24 @@ def lookup_public(query: Query, address: str, now: float | None = None) -> Outco
     attempt = store.attempt(address, query, digest, LIVE_POINTER, now)
     if attempt.state == LIMITED_ADDRESS or attempt.state == LIMITED_CODE:
         return Outcome(LIMITED, retry_after=max(1, attempt.retry_after))
-    pointer: dict[str, Any] | None = None
     if attempt.state == NO_POINTER:
         # Cold or expired pointer: rebuild it (one query) and read the entries.
         pointer = refresh_pointers(None, now)
         attempt.namespaces = public_publications(pointer, now)
+        attempt.moments = [_publish_at(pointer, ns) or 0.0 for ns in attempt.namespaces]
         attempt.values, attempt.ready = store.fetch(attempt.namespaces, digest)
     if not attempt.namespaces:
         return Outcome(NOT_PUBLISHED)
-    for ns, value in zip(attempt.namespaces, attempt.values, strict=True):
+    for ns, at, value in zip(attempt.namespaces, attempt.moments, attempt.values, strict=True):
         if value:
-            if pointer is None:
-                pointer = store.get_pointer(LIVE_POINTER) or {}
-            return Outcome(FOUND, decode_entry(value), ns, _publish_at(pointer, ns))
+            return Outcome(FOUND, decode_entry(value), ns, at)
     if not all(attempt.ready):
         # A namespace is cold: answer from the database snapshot (and say so in the logs).
         logger.warning("results cache cold for %s: run `manage.py warm_results`", attempt.ready)
-        for ns in attempt.namespaces:
+        for ns, at in zip(attempt.namespaces, attempt.moments, strict=True):
             payload = _payload_from_database(publication_id_of(ns), query)
             if payload is not None:
-                pointer = pointer or store.get_pointer(LIVE_POINTER) or {}
-                return Outcome(FOUND, decode_entry(payload), ns, _publish_at(pointer, ns))
+                return Outcome(FOUND, decode_entry(payload), ns, at)
     if not attempt.failure_counted:
         code_limit().hit(query.subject)
     return Outcome(NOT_FOUND)
