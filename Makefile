@@ -7,7 +7,7 @@ MANAGE := DEBUG=true $(BIN)/python manage.py
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bac
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/10
 
-.PHONY: demo install test test-pg test-browser lint format bench lock messages clean
+.PHONY: demo install ocr-tools test test-pg test-browser lint format bench lock messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,21 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/pip install -q -c constraints.txt ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ocr-tools
+
+# Reading the CNIE's zone needs Debian's tesseract-ocr (fonts-ocr-b draws the test cards).
+# Installed when missing and possible (root, apt-get); otherwise the OCR tests skip and say why.
+OCR_PACKAGES := tesseract-ocr fonts-ocr-b
+ocr-tools:
+	@if command -v tesseract >/dev/null 2>&1 && [ -e /usr/share/fonts/opentype/ocr-b/OCRB.otf ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq $(OCR_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update -qq && apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; } \
+	  || echo "note: could not install $(OCR_PACKAGES); the OCR tests will be skipped"; \
+	else \
+	  echo "note: $(OCR_PACKAGES) missing (sudo apt-get install $(OCR_PACKAGES)); the OCR tests will be skipped"; \
+	fi
 
 demo: $(STAMP)
 	$(MANAGE) migrate --noinput -v0
@@ -26,11 +40,11 @@ demo: $(STAMP)
 	@echo "Bac e-Services runs on http://127.0.0.1:8000/ (Ctrl-C to stop)."
 	$(MANAGE) runserver 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(STAMP) ocr-tools
 	$(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # The same suite against PostgreSQL and Redis on loopback.
-test-pg: $(STAMP)
+test-pg: $(STAMP) ocr-tools
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-browser: $(STAMP)

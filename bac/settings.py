@@ -362,3 +362,22 @@ if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     )
 # The publication tasks live in results.publication (results.tasks belongs to the computation).
 CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "results.publication"]
+
+# --- National digital identity (OpenID Connect) -----------------------------------------------
+# Sign-in through the national identity provider (identity/oidc.py): authorization code with
+# PKCE. Disabled while OIDC_ISSUER or OIDC_CLIENT_ID is empty; the sign-in page then shows no
+# button. OIDC_CNIE_CLAIM names the claim carrying the CNIE number; OIDC_REDIRECT_URI pins the
+# callback address registered with the provider (default: built from the request).
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_list("OIDC_SCOPES", ["openid", "profile", "cnie"])
+OIDC_CNIE_CLAIM = env_str("OIDC_CNIE_CLAIM", "cnie").strip() or "cnie"
+OIDC_TOKEN_AUTH_METHOD = env_choice(
+    "OIDC_TOKEN_AUTH_METHOD", "client_secret_basic", ("client_secret_basic", "client_secret_post")
+)
+OIDC_REDIRECT_URI = env_str("OIDC_REDIRECT_URI", "").strip()
+OIDC_USE_USERINFO = env_bool("OIDC_USE_USERINFO", False)
+OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 60, minimum=0)
+OIDC_HTTP_TIMEOUT_SECONDS = env_int("OIDC_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+OIDC_CACHE_SECONDS = env_int("OIDC_CACHE_SECONDS", 3600, minimum=0)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("staff/structure/", include("exams.urls")),
     path("results/", include("results.urls")),
     path("convocation/", include("convocations.urls")),
+    path("verification/", include("verification.urls")),
     path("staff/results/", include("results.staff_urls")),
     path("staff/publications/", include("results.publication_urls")),
     path("staff/notifications/", include("notifications.urls")),

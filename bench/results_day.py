@@ -20,7 +20,8 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), Redis on 127.0.0.1:63
    (a) /bench/hello            a bare WSGI "hello" on the same server and workers
    (b) /bench/orm-lookup       a straightforward Django view doing the lookup with the ORM
    (c) /results/api/lookup     our lookup, rate-limited, served from the Redis snapshot
-5. prints requests/s, p50 and p99 for each, and the ratios c/a and c/b.
+5. repeats (a, b, c) for a few rounds (other work on the machine makes single runs noisy) and
+   prints each run, the medians of requests/s, p50 and p99, and the ratios c/a and c/b.
 
 Targets (DESIGN §6): c/a >= 0.5, c/b >= 10, p99 < 100 ms at 256 connections.
 """
@@ -63,11 +64,16 @@ def _parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--candidates", type=int, default=500_000)
     parser.add_argument("--database", default="bac_bench_day")
-    parser.add_argument("--duration", type=int, default=20, help="seconds of load per target")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per run")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of (a, b, c), interleaved; medians printed"
+    )
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before measuring")
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn sync workers"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--pairs", type=int, default=100_000, help="pairs in the wrk script")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -297,6 +303,12 @@ def _wrk(port: int, path: str, pairs: Path, args: argparse.Namespace, seconds: i
     }
 
 
+def _median(results: list[dict]) -> dict:
+    import statistics
+
+    return {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p99")}
+
+
 def main() -> None:
     args = _parse_args()
     if shutil.which("wrk") is None:
@@ -353,17 +365,29 @@ def main() -> None:
         assert status == 200 and body["status"] == "found", (status, body)
         print(
             f"gunicorn {args.workers} sync workers; wrk -t{args.threads} -c{args.connections} "
-            f"-d{args.duration}s (after {args.warmup} s of warm-up) on each target"
+            f"-d{args.duration}s (after {args.warmup} s of warm-up) on each target, "
+            f"{args.rounds} interleaved rounds"
         )
 
-        measured: dict[str, dict] = {}
-        for letter, label, path in TARGETS:
-            _wrk(args.port, path, pairs, args, args.warmup)
-            measured[letter] = result = _wrk(args.port, path, pairs, args, args.duration)
+        runs: dict[str, list[dict]] = {letter: [] for letter, _label, _path in TARGETS}
+        for round_number in range(1, args.rounds + 1):
+            for letter, label, path in TARGETS:
+                _wrk(args.port, path, pairs, args, args.warmup)
+                result = _wrk(args.port, path, pairs, args, args.duration)
+                runs[letter].append(result)
+                print(
+                    f"  round {round_number} ({letter}) {label:<11} {result['rps']:9,.0f} req/s   "
+                    f"p50 {result['p50']:7.2f} ms   p99 {result['p99']:7.2f} ms   "
+                    f"non-2xx {result['non2xx']:,} of {result['requests']:,}"
+                    + (f"   {result['errors']}" if result["errors"] else "")
+                )
+        measured = {letter: _median(results) for letter, results in runs.items()}
+        print(f"median of {args.rounds} rounds:")
+        for letter, label, _path in TARGETS:
+            result = measured[letter]
             print(
                 f"({letter}) {label:<11} {result['rps']:9,.0f} req/s   p50 {result['p50']:7.2f} ms   "
-                f"p99 {result['p99']:7.2f} ms   non-2xx {result['non2xx']:,} of {result['requests']:,}"
-                + (f"   {result['errors']}" if result["errors"] else "")
+                f"p99 {result['p99']:7.2f} ms"
             )
         a, b, c = measured["a"], measured["b"], measured["c"]
         ratio_a, ratio_b = c["rps"] / a["rps"], c["rps"] / b["rps"]

@@ -66,7 +66,65 @@ def candidate_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": file_services.audit_history(candidate),
             "accesses": file_services.document_accesses(candidate),
             "upload_form": CnieUploadForm(),
+            "mrz_form": _mrz_form(request, candidate),
+            "mrz_message": request.session.get(_mrz_key(candidate.pk), {}).get("message", ""),
         },
+    )
+
+
+def _mrz_key(pk: int) -> str:
+    return f"mrz-ocr-{pk}"
+
+
+def _mrz_form(request: HttpRequest, candidate: Candidate, data=None):
+    from verification.forms import MrzForm
+
+    lines = request.session.get(_mrz_key(candidate.pk), {}).get("lines", [])
+    initial = {f"line{i}": line for i, line in enumerate(lines, start=1)}
+    return MrzForm(data, initial=initial)
+
+
+def _read_mrz_after_upload(request: HttpRequest, candidate: Candidate, document) -> None:
+    """Run OCR on the uploaded card image and keep its reading for the clerk to confirm."""
+    from verification.services import read_card_mrz
+
+    if document.content_type not in ("image/jpeg", "image/png"):
+        lines, message = [], _("The copy is a PDF: type the machine-readable zone of the card.")
+    else:
+        upload = request.FILES["document"]
+        upload.seek(0)
+        lines, message = read_card_mrz(upload.read())
+    request.session[_mrz_key(candidate.pk)] = {"lines": lines, "message": str(message)}
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def mrz_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The clerk confirms the zone read by OCR, or types it; the check digits decide."""
+    from verification.services import VerificationRefused, confirm_mrz
+
+    candidate = candidate_in_scope(request.user, pk)
+    form = _mrz_form(request, candidate, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            confirm_mrz(candidate, form.zone(), request.user)
+        except VerificationRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            request.session.pop(_mrz_key(candidate.pk), None)
+            messages.success(
+                request, _("The machine-readable zone was kept and the file re-checked.")
+            )
+            return redirect("candidates:detail", pk=candidate.pk)
+    return render(
+        request,
+        "candidates/mrz.html",
+        {
+            "candidate": candidate,
+            "form": form,
+            "mrz_message": request.session.get(_mrz_key(candidate.pk), {}).get("message", ""),
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -95,13 +153,14 @@ def cnie_upload(request: HttpRequest, pk: int) -> HttpResponse:
     form = CnieUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            file_services.upload_cnie_copy(
+            document = file_services.upload_cnie_copy(
                 candidate, form.cleaned_data["document"], request.user, client_address(request)
             )
         except DocumentRejected as error:
             form.add_error("document", file_services.rejection_message(error))
         else:
             messages.success(request, _("The copy of the CNIE was stored, encrypted."))
+            _read_mrz_after_upload(request, candidate, document)
             return redirect("candidates:detail", pk=candidate.pk)
     status = 400 if request.method == "POST" else 200
     return render(

@@ -1,11 +1,18 @@
 """Reading the machine-readable zone from an uploaded card image, with Debian's tesseract-ocr.
 
 No Django import: the caller passes the limits. The image is prepared with Pillow (grayscale,
-autocontrast, small images upscaled, large ones reduced, the skew estimated from the text rows
-and undone, the bottom band where the zone sits cropped), then `tesseract` reads it with a
-whitelist of the zone's alphabet. Candidate lines are picked by length (30 for a card, 44 for a
-passport) and pattern; check digits decide whether a reading is kept. When no attempt gives a
-zone whose check digits pass, the result is "not readable" and a clerk types the zone instead.
+autocontrast, small images upscaled and large ones reduced, the skew estimated from the text
+rows and undone, the bottom band where the zone sits cropped), then `tesseract` reads it (psm 6,
+a whitelist of the zone's alphabet) at a few sizes, as hOCR with a box for every character.
+
+Tesseract's usual slips on OCR-B are fillers ('<') dropped, doubled or read as K, and O read
+as Q. Each reading is therefore rebuilt on the zone's fixed pitch (every character in the cell
+its centre falls in, an empty cell is a filler), look-alike characters are settled against the
+font's shapes when fonts-ocr-b is installed, and text after the end of the names is filler.
+Candidate lines are picked by length (30 for a card, 44 for a passport) and pattern; **check
+digits decide whether a reading is kept**, and reading stops when two readings agree on the
+whole zone (names have no check digit: agreement is their evidence). When no reading passes,
+the result is "not readable", with a reason, and a clerk types the zone instead.
 """
 
 from __future__ import annotations

@@ -13,3 +13,7 @@ urlpatterns = [
     path("password-reset/", views.password_reset, name="password_reset"),
     path("password-reset/code/", views.password_reset_code, name="password_reset_code"),
 ]
+urlpatterns += [
+    path("sign-in/national-identity/", views.oidc_start, name="oidc_start"),
+    path("sign-in/national-identity/callback/", views.oidc_callback, name="oidc_callback"),
+]

@@ -464,3 +464,47 @@ def _refuse_decoy_code(request: HttpRequest, state: Pending) -> NoReturn:
     if state.decoy_attempts > services.MAX_CODE_ATTEMPTS:
         raise services.Refused(_("Too many wrong codes. Ask for a new code."))
     raise services.Refused(_("This code is not right. Check the last message we sent you."))
+
+
+# --- national digital identity (OpenID Connect) -----------------------------------------------
+
+
+@require_POST
+@never_cache
+def oidc_start(request: HttpRequest) -> HttpResponse:
+    """Send the browser to the identity provider (a POST, so no other site can start it)."""
+    from . import oidc
+
+    next_url = _safe_next(request, request.POST.get("next"))
+    try:
+        url = oidc.begin(request, next_url)
+    except oidc.OIDCError as refusal:
+        return _oidc_refused(request, refusal)
+    return redirect(url)
+
+
+@require_http_methods(["GET"])  # not HEAD: a probe must not consume the attempt
+@never_cache
+def oidc_callback(request: HttpRequest) -> HttpResponse:
+    """The provider's answer: verify it, link the claims to the candidate file, sign in."""
+    from . import oidc
+
+    try:
+        claims, next_url = oidc.finish(request)
+        user = oidc.link_and_sign_in(request, claims)
+    except oidc.OIDCError as refusal:
+        if refusal.reason == oidc.REASON_REFUSED:
+            services.record_event(
+                "oidc", None, services.client_address(request), False, refusal.reason
+            )
+        return _oidc_refused(request, refusal)
+    return redirect(_safe_next(request, next_url) or _home_for(user))
+
+
+def _oidc_refused(request: HttpRequest, refusal: Exception) -> HttpResponse:
+    import logging
+
+    # The precise cause (which check failed) is for the logs; the person reads `message`.
+    logging.getLogger("identity.oidc").warning("OIDC sign-in refused: %s", refusal)
+    message = getattr(refusal, "message", str(refusal))
+    return render(request, "identity/oidc_refused.html", {"message": message}, status=403)

@@ -31,7 +31,7 @@ CANDIDATE_SERVICES = (
         WindowKind.VERIFICATION,
         _("Verify my data"),
         _("Check the data on your file and report errors."),
-        False,
+        True,
     ),
     (
         WindowKind.CONVOCATION,
@@ -62,7 +62,10 @@ CANDIDATE_SERVICES = (
 
 
 # The page of each service that is built (URL names).
-SERVICE_URLS = {WindowKind.CONVOCATION: "convocations:mine"}
+SERVICE_URLS = {
+    WindowKind.VERIFICATION: "verification:mine",
+    WindowKind.CONVOCATION: "convocations:mine",
+}
 
 
 def service_cards(session: ExamSession | None, now: datetime | None = None) -> list[ServiceCard]:

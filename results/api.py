@@ -36,7 +36,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import close_old_connections, connections
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
@@ -328,6 +330,37 @@ def _is_secure(environ: dict) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
 
+@dataclass(frozen=True)
+class _Config:
+    ssl_redirect: bool
+    cookie_name: str
+    hsts: str
+
+
+_CONFIG: list[_Config] = []
+
+
+@receiver(setting_changed)
+def _forget_config(**kwargs) -> None:
+    _CONFIG.clear()
+    _host_allowed.cache_clear()
+    _static_headers.cache_clear()
+    _fixed.cache_clear()
+
+
+def _config() -> _Config:
+    if not _CONFIG:
+        hsts = ""
+        if settings.SECURE_HSTS_SECONDS:
+            hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                hsts += "; includeSubDomains"
+            if settings.SECURE_HSTS_PRELOAD:
+                hsts += "; preload"
+        _CONFIG.append(_Config(settings.SECURE_SSL_REDIRECT, settings.LANGUAGE_COOKIE_NAME, hsts))
+    return _CONFIG[0]
+
+
 class LookupFastPath:
     """WSGI middleware answering the lookup API before Django (see the module docstring)."""
 
@@ -339,10 +372,11 @@ class LookupFastPath:
             return self.application(environ, start_response)
         method = environ.get("REQUEST_METHOD")
         secure = _is_secure(environ)
+        config = _config()
         if (
             method not in ("GET", "POST")
             or not _host_allowed(_host_of(environ))
-            or (settings.SECURE_SSL_REDIRECT and not secure)
+            or (config.ssl_redirect and not secure)
         ):
             return self.application(environ, start_response)
         if method == "POST":
@@ -367,7 +401,7 @@ class LookupFastPath:
         cookies = parse_cookie(environ.get("HTTP_COOKIE", "")) if "HTTP_COOKIE" in environ else {}
         language = negotiate(
             str(params.get("lang") or ""),
-            cookies.get(settings.LANGUAGE_COOKIE_NAME, ""),
+            cookies.get(config.cookie_name, ""),
             environ.get("HTTP_ACCEPT_LANGUAGE", ""),
         )
         result = answer(params, client_address(_Meta(environ)), language)
@@ -376,13 +410,8 @@ class LookupFastPath:
             # A cold cache made this request use the database: honour CONN_MAX_AGE as Django does.
             close_old_connections()
         headers = list(result.headers)
-        if secure and settings.SECURE_HSTS_SECONDS:
-            hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
-            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-                hsts += "; includeSubDomains"
-            if settings.SECURE_HSTS_PRELOAD:
-                hsts += "; preload"
-            headers.append(("Strict-Transport-Security", hsts))
+        if secure and config.hsts:
+            headers.append(("Strict-Transport-Security", config.hsts))
         headers.append(("Content-Length", str(len(result.body))))
         start_response(f"{result.status} {_REASONS.get(result.status, '')}", headers)
         return [result.body]

@@ -105,6 +105,16 @@ class GradeRules:
     catch_up_eligible: Collection[Any] | None = None
 
 
+class _Combo(NamedTuple):
+    """A valid (subject, component, sitting) for a track and candidate type."""
+
+    subject: Any
+    subject_code: str
+    component: str
+    sitting: str
+    index: int
+
+
 class GradeRow(NamedTuple):
     line: int
     candidate: Any
@@ -326,20 +336,60 @@ def _check_rows(table, rules: GradeRules, progress) -> GradeParseResult:
     track_subjects = rules.track_subjects
     eligible = rules.catch_up_eligible
     check_subject = _subject_checker(rules.subjects)
-    subject_memo: dict[Any, Any] = {}
-    component_memo: dict[Any, Any] = {}
+    memos: dict[str, dict[Any, Any]] = {"subject": {}, "component": {}, "sitting": {}}
+    checks = {
+        "subject": check_subject,
+        "component": _check_component,
+        "sitting": _check_sitting,
+    }
+    # (track, free, raw subject, raw component, raw sitting) -> _Combo or [(column, Problem)]
+    combo_memo: dict[Any, Any] = {}
+    combo_index: dict[tuple[Any, str, str], int] = {}
     mark_memo: dict[Any, Any] = {}
-    sitting_memo: dict[Any, Any] = {}
+    miss = combo_memo  # a sentinel no cell can be
     problem_type = Problem
     estimated = table.estimated_rows
 
+    def check_columns(raw_subject: Any, raw_component: Any, raw_sitting: Any) -> list:
+        """Each column on its own: [(column, value or Problem)]."""
+        out = []
+        for column, name, raw in (
+            ("subject_code", "subject", raw_subject),
+            ("component", "component", raw_component),
+            ("sitting", "sitting", raw_sitting),
+        ):
+            if name == "sitting" and p_sitting is None:
+                out.append((column, NORMAL))
+            else:
+                out.append((column, _memo_check(memos[name], checks[name], raw)))
+        return out
+
+    def check_combo(candidate: CandidateRef, raw_subject, raw_component, raw_sitting) -> Any:
+        checked = check_columns(raw_subject, raw_component, raw_sitting)
+        problems = [(c, v) for c, v in checked if v.__class__ is problem_type]
+        if problems:
+            return problems
+        (subject_id, subject_code), component, sitting = (v for _c, v in checked)
+        if (candidate.track, subject_id, component) not in track_subjects:
+            params = {"value": subject_code, "component": component, "track": candidate.track_code}
+            return [("subject_code", Problem(Code.SUBJECT_NOT_IN_TRACK, params))]
+        if component == "continuous" and candidate.free:
+            return [("component", Problem(Code.FREE_CANDIDATE_CONTINUOUS, _NO_PARAMS))]
+        if sitting == CATCH_UP and component != "national":
+            return [("sitting", Problem(Code.CATCH_UP_NOT_NATIONAL, {"component": component}))]
+        index = combo_index.setdefault((subject_id, component, sitting), len(combo_index))
+        return _Combo(subject_id, subject_code, component, sitting, index)
+
     valid: list[GradeRow] = []
     errors: list[RowError] = []
-    first_line: dict[tuple[Any, Any, str, str], int] = {}
+    first_line: dict[Any, int] = {}
     total = 0
 
     for line, cells in rows:
-        if _is_blank(cells):
+        head = cells[0] if cells else None
+        if (head is None or head == "" or (head.__class__ is str and head.isspace())) and (
+            _is_blank(cells)
+        ):
             continue
         total += 1
         if progress is not None and total % PROGRESS_EVERY == 0:
@@ -355,67 +405,62 @@ def _check_rows(table, rules: GradeRules, progress) -> GradeParseResult:
                     RowError(line, "", Code.TOO_MANY_CELLS, {"count": count, "expected": width})
                 )
                 continue
-        ok = True
-        candidate = _candidate(cells[p_massar], candidates)
-        if candidate.__class__ is problem_type:
-            errors.append(RowError(line, "massar_code", candidate.code, candidate.params))
-            ok = False
-        elif not candidate.in_scope:
-            errors.append(
-                RowError(
-                    line,
-                    "massar_code",
-                    Code.CANDIDATE_OUT_OF_SCOPE,
-                    {"value": _text(cells[p_massar])},
+        raw_massar = cells[p_massar]
+        raw_subject, raw_component = cells[p_subject], cells[p_component]
+        raw_sitting = None if p_sitting is None else cells[p_sitting]
+        candidate = candidates.get(raw_massar) if raw_massar.__class__ is str else None
+        if candidate is None:
+            candidate = _candidate(raw_massar, candidates)
+        mark = mark_memo.get(cells[p_mark], miss)
+        if mark is miss:
+            mark = _memo_check(mark_memo, check_mark, cells[p_mark])
+
+        if candidate.__class__ is problem_type or not candidate.in_scope:
+            if candidate.__class__ is problem_type:
+                errors.append(RowError(line, "massar_code", candidate.code, candidate.params))
+            else:
+                errors.append(
+                    RowError(
+                        line,
+                        "massar_code",
+                        Code.CANDIDATE_OUT_OF_SCOPE,
+                        {"value": _text(raw_massar)},
+                    )
                 )
-            )
-            ok = False
-        subject = _memo_check(subject_memo, check_subject, cells[p_subject])
-        if subject.__class__ is problem_type:
-            errors.append(RowError(line, "subject_code", subject.code, subject.params))
-            ok = False
-        component = _memo_check(component_memo, _check_component, cells[p_component])
-        if component.__class__ is problem_type:
-            errors.append(RowError(line, "component", component.code, component.params))
-            ok = False
-        mark = _memo_check(mark_memo, check_mark, cells[p_mark])
+            combo: Any = [
+                (c, v)
+                for c, v in check_columns(raw_subject, raw_component, raw_sitting)
+                if v.__class__ is problem_type
+            ]
+        else:
+            key = (candidate.track, candidate.free, raw_subject, raw_component, raw_sitting)
+            combo = combo_memo.get(key, miss)
+            if combo is miss:
+                combo = check_combo(candidate, raw_subject, raw_component, raw_sitting)
+                if len(combo_memo) < _MEMO_LIMIT:
+                    combo_memo[key] = combo
+        if combo.__class__ is not _Combo:
+            for column, problem in combo:
+                if column != "mark":
+                    errors.append(RowError(line, column, problem.code, problem.params))
+            if mark.__class__ is problem_type:
+                errors.append(RowError(line, "mark", mark.code, mark.params))
+            continue
         if mark.__class__ is problem_type:
             errors.append(RowError(line, "mark", mark.code, mark.params))
-            ok = False
-        if p_sitting is None:
-            sitting = NORMAL
-        else:
-            sitting = _memo_check(sitting_memo, _check_sitting, cells[p_sitting])
-            if sitting.__class__ is problem_type:
-                errors.append(RowError(line, "sitting", sitting.code, sitting.params))
-                ok = False
-        if not ok:
             continue
-
-        subject_id, subject_code = subject
-        if (candidate.track, subject_id, component) not in track_subjects:
-            errors.append(
-                RowError(
-                    line,
-                    "subject_code",
-                    Code.SUBJECT_NOT_IN_TRACK,
-                    {"value": subject_code, "component": component, "track": candidate.track_code},
-                )
+        if combo.sitting == CATCH_UP and (eligible is None or candidate.id not in eligible):
+            errors.append(RowError(line, "sitting", Code.CATCH_UP_NOT_ELIGIBLE, _NO_PARAMS))
+            continue
+        cid = candidate.id
+        key = (
+            cid * 65536 + combo.index
+            if cid.__class__ is int and combo.index < 65536
+            else (
+                cid,
+                combo.index,
             )
-            continue
-        if component == "continuous" and candidate.free:
-            errors.append(RowError(line, "component", Code.FREE_CANDIDATE_CONTINUOUS, _NO_PARAMS))
-            continue
-        if sitting == CATCH_UP:
-            if component != "national":
-                errors.append(
-                    RowError(line, "sitting", Code.CATCH_UP_NOT_NATIONAL, {"component": component})
-                )
-                continue
-            if eligible is None or candidate.id not in eligible:
-                errors.append(RowError(line, "sitting", Code.CATCH_UP_NOT_ELIGIBLE, _NO_PARAMS))
-                continue
-        key = (candidate.id, subject_id, component, sitting)
+        )
         first = first_line.setdefault(key, line)
         if first != line:
             errors.append(
@@ -423,11 +468,15 @@ def _check_rows(table, rules: GradeRules, progress) -> GradeParseResult:
                     line,
                     "subject_code",
                     Code.DUPLICATE_GRADE,
-                    {"first_line": first, "value": subject_code, "component": component},
+                    {
+                        "first_line": first,
+                        "value": combo.subject_code,
+                        "component": combo.component,
+                    },
                 )
             )
             continue
-        valid.append(GradeRow(line, candidate.id, subject_id, component, sitting, mark))
+        valid.append(GradeRow(line, cid, combo.subject, combo.component, combo.sitting, mark))
 
     if progress is not None:
         progress(total, total)

@@ -18,6 +18,7 @@ query, derives one HMAC, reads the pointer and the entry, and renders what it fo
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -110,10 +111,16 @@ def parse_query(
     return Query(query_kind, identifier, date), {}
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def lookup_digest(key: bytes, kind: str, identifier: str, birth_date: datetime.date) -> str:
     """The name a published result is stored under: HMAC-SHA256(key, kind|identifier|date)."""
-    message = f"{kind}|{identifier}|{birth_date.isoformat()}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:DIGEST_HEX]
+    mac = _keyed(key).copy()  # the key's pads are hashed once per process
+    mac.update(f"{kind}|{identifier}|{birth_date.isoformat()}".encode())
+    return mac.hexdigest()[:DIGEST_HEX]
 
 
 def query_digest(key: bytes, query: Query) -> str:

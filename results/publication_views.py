@@ -22,6 +22,7 @@ from .publication import (
     state_of,
     withdraw_publication,
 )
+from .snapshot import settle
 
 ministry_required = role_required(Role.MINISTRY)
 
@@ -70,6 +71,12 @@ class WithdrawForm(forms.Form):
 @ministry_required
 def publication_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    for session_id in set(
+        Publication.objects.filter(status=Publication.Status.READY).values_list(
+            "session_id", flat=True
+        )
+    ):
+        settle(session_id, now.timestamp())  # versions superseded since show as replaced
     publications = list(
         Publication.objects.select_related("session", "created_by", "base").order_by("-created_at")[
             :100
@@ -108,6 +115,8 @@ def publication_create(request: HttpRequest) -> HttpResponse:
 
 @ministry_required
 def publication_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    session_id = get_object_or_404(Publication, pk=pk).session_id
+    settle(session_id, timezone.now().timestamp())
     publication = get_object_or_404(
         Publication.objects.select_related(
             "session", "computation", "replaces", "base", "created_by", "withdrawn_by"

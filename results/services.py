@@ -44,6 +44,7 @@ from candidates.services import error_message as candidate_error_message
 from exams.models import (
     Academy,
     CandidateType,
+    Component,
     Directorate,
     ExamSession,
     School,
@@ -159,13 +160,28 @@ REASON_TEXTS = {
 }
 
 
+def _explain_missing(item: str) -> str:
+    """`PC national (catch_up)` -> `PC (National exam, catch-up session)`."""
+    catch_up = item.endswith(f" ({grading.CATCH_UP})")
+    subject, _sep, component = item.removesuffix(f" ({grading.CATCH_UP})").partition(" ")
+    labels = dict(Component.choices)
+    if component not in labels:
+        return item
+    detail = str(labels[component])
+    if catch_up:
+        detail = f"{detail}, {Sitting.CATCH_UP.label}"
+    return f"{subject} ({detail})"
+
+
 def explain_reason(reason: str) -> str:
-    """ComputedResult.reason (`missing: PC national`, `eliminated: 0 in MATH`) in words."""
+    """ComputedResult.reason (`missing: PC national`, `eliminated: 0 in MATH`) in words, in
+    the active language."""
     if not reason:
         return ""
     if reason.startswith("missing: "):
-        items = reason.removeprefix("missing: ").replace(f"({grading.CATCH_UP})", "(rattrapage)")
-        return str(REASON_TEXTS["missing"]) % {"items": items}
+        items = reason.removeprefix("missing: ").split(", ")
+        explained = ", ".join(_explain_missing(item) for item in items)
+        return str(REASON_TEXTS["missing"]) % {"items": explained}
     if reason.startswith("eliminated: 0 in "):
         return str(REASON_TEXTS["eliminated"]) % {"items": reason.removeprefix("eliminated: 0 in ")}
     if reason == "no subjects":
@@ -217,6 +233,17 @@ def reference_computation(session: ExamSession) -> Computation | None:
         )
         .order_by("-finished_at", "-pk")
         .first()
+    )
+
+
+def is_convened_to_catch_up(candidate: Candidate) -> bool:
+    """Whether the reference computation sent this candidate to the catch-up session."""
+    reference = reference_computation(candidate.session)
+    return (
+        reference is not None
+        and ComputedResult.objects.filter(
+            computation=reference, candidate=candidate, decision=Decision.CATCH_UP
+        ).exists()
     )
 
 
@@ -300,14 +327,17 @@ def import_grades(
     filename: str,
     actor,
     progress: ProgressCallback | None = None,
+    max_bytes: int | None = -1,
 ) -> GradeImportOutcome:
     """Check every row of a grade file; if all are valid store them (create or change marks),
-    otherwise store nothing and return every error. Re-importing a file changes nothing."""
+    otherwise store nothing and return every error. Re-importing a file changes nothing.
+
+    `max_bytes`: the upload limit (settings.IMPORT_UPLOAD_MAX_BYTES unless given; None for no
+    limit, as the command line has for national files)."""
     tracker = _ImportProgress(progress)
     rules = grade_rules(session, actor)
-    parsed = parse_grades(
-        data, rules, max_bytes=settings.IMPORT_UPLOAD_MAX_BYTES, progress=tracker.checked
-    )
+    limit = settings.IMPORT_UPLOAD_MAX_BYTES if max_bytes == -1 else max_bytes
+    parsed = parse_grades(data, rules, max_bytes=limit, progress=tracker.checked)
     outcome = GradeImportOutcome(total_rows=parsed.total_rows, source_format=parsed.source_format)
     tracker.total = parsed.total_rows
     if parsed.file_error or parsed.errors:
@@ -329,19 +359,35 @@ def _lock_grades(session: ExamSession) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GRADES_LOCK, session.pk])
 
 
-_GradeKey = tuple[int, int, str, str]
+class _Keys:
+    """Compact keys for (candidate, subject, component, sitting): candidate * 65536 + the index
+    of (subject, component, sitting) among those the file holds. A national file holds five
+    million marks; tuples would take gigabytes."""
+
+    def __init__(self, rows: Sequence[GradeRow]) -> None:
+        self.combos: dict[tuple[int, str, str], int] = {}
+        for row in rows:
+            combo = (row.subject, row.component, row.sitting)
+            if combo not in self.combos:
+                self.combos[combo] = len(self.combos)
 
 
-def _existing_grades(
-    session: ExamSession, rows: Sequence[GradeRow]
-) -> dict[_GradeKey, tuple[int, int]]:
-    """(candidate, subject, component, sitting) -> (grade id, mark in hundredths) for the
-    candidates the rows name."""
+def _existing_grades(session: ExamSession, rows: Sequence[GradeRow], keys: _Keys) -> dict[int, int]:
+    """key -> grade id * 4096 + mark in hundredths, for the stored marks the rows may change."""
     grade_table = connection.ops.quote_name(Grade._meta.db_table)
     candidate_table = connection.ops.quote_name(Candidate._meta.db_table)
     columns = "g.id, g.candidate_id, g.subject_id, g.component, g.sitting, CAST(ROUND(g.mark * 100) AS INTEGER)"
-    existing: dict[_GradeKey, tuple[int, int]] = {}
+    combos = keys.combos
+    existing: dict[int, int] = {}
+
+    def keep(batch) -> None:
+        for pk, cid, sid, component, sitting, mark in batch:
+            combo = combos.get((sid, component, sitting))
+            if combo is not None and (wanted is None or cid in wanted):
+                existing[cid * 65536 + combo] = pk * 4096 + mark
+
     candidate_ids = sorted({row.candidate for row in rows})
+    wanted: set[int] | None = None
     if len(candidate_ids) <= _SMALL_FILE_CANDIDATES:
         size = min(_FETCH_CHUNK, (connection.features.max_query_params or 100_000) - 10)
         with connection.cursor() as cursor:
@@ -352,21 +398,38 @@ def _existing_grades(
                     f"SELECT {columns} FROM {grade_table} AS g WHERE g.candidate_id IN ({marks})",  # noqa: S608
                     chunk,
                 )
-                for pk, cid, sid, component, sitting, mark in cursor.fetchall():
-                    existing[(cid, sid, component, sitting)] = (pk, mark)
+                keep(cursor.fetchall())
         return existing
-    # A large file: read the session's grades in one pass rather than in thousands of IN lists.
-    wanted = set(candidate_ids)
-    sql = (
-        f"SELECT {columns} FROM {grade_table} AS g JOIN {candidate_table} AS c "  # noqa: S608
-        "ON c.id = g.candidate_id WHERE c.session_id = %s"
-    )
+    # A large file: the candidates' ids go into a temporary table that the grades are joined
+    # with (PostgreSQL), or the session's grades are read in one pass (elsewhere), rather than
+    # thousands of IN lists.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE grade_import_candidates (id bigint PRIMARY KEY) ON COMMIT DROP"
+            )
+            with copy_from_stdin(cursor, "COPY grade_import_candidates (id) FROM STDIN") as copy:
+                copy.write("".join(f"{pk}\n" for pk in candidate_ids))
+            cursor.execute("ANALYZE grade_import_candidates")
+        sql = (
+            f"SELECT {columns} FROM {grade_table} AS g"  # noqa: S608
+            " JOIN grade_import_candidates AS k ON k.id = g.candidate_id"
+        )
+        params: list[Any] = []
+    else:
+        sql = (
+            f"SELECT {columns} FROM {grade_table} AS g JOIN {candidate_table} AS c "  # noqa: S608
+            "ON c.id = g.candidate_id WHERE c.session_id = %s"
+        )
+        params = [session.pk]
+        wanted = set(candidate_ids)
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [session.pk])
+        cursor.execute(sql, params)
         while batch := cursor.fetchmany(_FETCH_CHUNK):
-            for pk, cid, sid, component, sitting, mark in batch:
-                if cid in wanted:
-                    existing[(cid, sid, component, sitting)] = (pk, mark)
+            keep(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE grade_import_candidates")
     return existing
 
 
@@ -380,26 +443,30 @@ def _store_grades(
 ) -> None:
     rows = parsed.rows
     subject_codes = dict(Subject.objects.values_list("id", "code"))
+    keys = _Keys(rows)
+    combos = keys.combos
     with transaction.atomic():
         _lock_grades(session)
-        existing = _existing_grades(session, rows)
+        existing = _existing_grades(session, rows, keys)
         tracker.stored(0.2)
         creates: list[GradeRow] = []
         updates: list[tuple[int, GradeRow]] = []
         befores: dict[tuple[int, str], dict[str, str]] = {}
         afters: dict[tuple[int, str], dict[str, str]] = {}
+        get = existing.get
         for row in rows:
-            current = existing.get((row.candidate, row.subject, row.component, row.sitting))
-            if current is not None and current[1] == row.mark:
+            current = get(row.candidate * 65536 + combos[(row.subject, row.component, row.sitting)])
+            if current is not None and current & 4095 == row.mark:
                 continue
             group = (row.candidate, row.sitting)
             label = f"{subject_codes[row.subject]} {row.component}"
             if current is None:
                 creates.append(row)
             else:
-                updates.append((current[0], row))
-                befores.setdefault(group, {})[label] = format_mark(current[1])
+                updates.append((current >> 12, row))
+                befores.setdefault(group, {})[label] = format_mark(current & 4095)
             afters.setdefault(group, {})[label] = format_mark(row.mark)
+        del existing
         outcome.unchanged = len(rows) - len(creates) - len(updates)
         now = timezone.now()
         if creates:
@@ -542,8 +609,7 @@ def set_grade(
     if sitting == CATCH_UP:
         if component != "national":
             raise GradeError(Code.CATCH_UP_NOT_NATIONAL, {"component": component}, "sitting")
-        eligible = catch_up_candidate_ids(candidate.session)
-        if eligible is None or candidate.pk not in eligible:
+        if not is_convened_to_catch_up(candidate):
             raise GradeError(Code.CATCH_UP_NOT_ELIGIBLE, field="sitting")
     elif sitting != NORMAL:
         raise GradeError(Code.SITTING_INVALID, {"value": sitting}, "sitting")

@@ -25,8 +25,11 @@ reads the entry. Other caches (the embedded local-memory cache) do the same in s
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -36,7 +39,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from identity.ratelimit import RateLimit, address_bucket
@@ -94,8 +99,13 @@ def _base36(value: int) -> str:
     return out or "0"
 
 
+@functools.cache
+def _lookup_key(value: str) -> bytes:
+    return value.encode()
+
+
 def lookup_key() -> bytes:
-    return settings.RESULTS_LOOKUP_KEY.encode()
+    return _lookup_key(settings.RESULTS_LOOKUP_KEY)
 
 
 def clock() -> float:
@@ -103,20 +113,36 @@ def clock() -> float:
     return timezone.now().timestamp()
 
 
+_LIMITS: dict[str, RateLimit] = {}
+
+
+@receiver(setting_changed)
+def _forget_limits(**kwargs) -> None:
+    _LIMITS.clear()
+
+
 def address_limit() -> RateLimit:
-    return RateLimit(
-        "results-lookup-address",
-        settings.RESULTS_LOOKUP_PER_ADDRESS,
-        settings.RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS,
-    )
+    """Attempts per client address (or IPv6 /64) and window."""
+    limit = _LIMITS.get("address")
+    if limit is None:
+        limit = _LIMITS["address"] = RateLimit(
+            "results-lookup-address",
+            settings.RESULTS_LOOKUP_PER_ADDRESS,
+            settings.RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS,
+        )
+    return limit
 
 
 def code_limit() -> RateLimit:
-    return RateLimit(
-        "results-lookup-code",
-        settings.RESULTS_LOOKUP_FAILURES_PER_CODE,
-        settings.RESULTS_LOOKUP_CODE_WINDOW_SECONDS,
-    )
+    """Failed attempts per Massar code (or CNIE number) and window."""
+    limit = _LIMITS.get("code")
+    if limit is None:
+        limit = _LIMITS["code"] = RateLimit(
+            "results-lookup-code",
+            settings.RESULTS_LOOKUP_FAILURES_PER_CODE,
+            settings.RESULTS_LOOKUP_CODE_WINDOW_SECONDS,
+        )
+    return limit
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -274,7 +300,35 @@ class RedisStore(Store):
         super().__init__(backend)
         self.prefix = prefix
         self.client = backend._cache.get_client(None, write=True)
-        self.script = self.client.register_script(LOOKUP_SCRIPT)
+        self.sha = hashlib.sha1(LOOKUP_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's name)
+        self._connection = None
+        self._pid = 0
+
+    def _eval(self, *args) -> Any:
+        """EVALSHA on a connection of our own (this store belongs to one thread): the pool's
+        checkout probes the socket with three system calls per command, the lookup makes one."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import NoScriptError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        for attempt in (1, 2):
+            if self._connection is None or self._pid != os.getpid():
+                self._connection = self.client.connection_pool.make_connection()
+                self._pid = os.getpid()
+            connection = self._connection
+            try:
+                try:
+                    connection.send_command("EVALSHA", self.sha, *args)
+                    return connection.read_response()
+                except NoScriptError:
+                    connection.send_command("EVAL", LOOKUP_SCRIPT, *args)
+                    return connection.read_response()
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                connection.disconnect()
+                self._connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def k(self, key: str) -> str:
         return self.prefix + key
@@ -344,21 +398,18 @@ class RedisStore(Store):
         address_index, address_left = by_address._window(now)
         code_index, code_left = by_code._window(now)
         # Same keys and expiry as RateLimit.hit (its counters are these).
-        reply = self.script(
-            keys=[
-                self.k(f"{address_subject}:{address_index}"),
-                self.k(f"{code_subject}:{code_index}"),
-                self.k(pointer),
-            ],
-            args=[
-                by_address.limit,
-                by_address.window + 5,
-                by_code.limit,
-                by_code.window + 5,
-                repr(now),
-                self.prefix,
-                digest,
-            ],
+        reply = self._eval(
+            3,
+            self.k(f"{address_subject}:{address_index}"),
+            self.k(f"{code_subject}:{code_index}"),
+            self.k(pointer),
+            by_address.limit,
+            by_address.window + 5,
+            by_code.limit,
+            by_code.window + 5,
+            repr(now),
+            self.prefix,
+            digest,
         )
         state = int(reply[0])
         if state == 1:

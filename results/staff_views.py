@@ -295,8 +295,7 @@ def candidate_grades(request: HttpRequest, massar_code: str) -> HttpResponse:
         massar_code=normalize_massar(massar_code),
     )
     sheet = services.grade_sheet(candidate)
-    eligible = services.catch_up_candidate_ids(candidate.session)
-    catch_up = eligible is not None and candidate.pk in eligible
+    catch_up = services.is_convened_to_catch_up(candidate)
     choices = _line_choices(sheet, catch_up)
     form = GradeChangeForm(request.POST or None, choices=choices)
     status = 200

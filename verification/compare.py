@@ -36,7 +36,7 @@ from typing import Any
 
 from candidates.identifiers import is_valid_cnie, normalize_cnie
 
-from .names import SAME, Grade, Match, VariantIndex, compare_names, one_edit_apart
+from .names import SAME, Grade, Match, VariantIndex, compare_names, fold_latin, one_edit_apart
 
 NAME_FIELDS = ("last_name_latin", "first_name_latin", "last_name_ar", "first_name_ar")
 COMPARED_FIELDS = (
@@ -66,6 +66,7 @@ CLAIM_FIELDS = {
     "national_id": "cnie_number",
     "nationalities": "nationality",
 }
+_CLAIM_KEYS = frozenset(CLAIM_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -393,9 +394,33 @@ def compare_file(
     """A file against each of its sources, given as (kind, data) pairs."""
     ours = {name: _text(file.get(name)) for name in COMPARED_FIELDS}
     findings: list[Finding] = []
+    mrz_names: dict[str, str] | None = None
     for kind, data in sources:
+        if not include_same:
+            # Most sources agree with the file to the letter: say so without the full walk.
+            if kind == MRZ and mrz_names is None:
+                mrz_names = {
+                    name: fold_latin(ours[name]) for name in ("last_name_latin", "first_name_latin")
+                }
+            if _agrees(ours, data, mrz_names if kind == MRZ else None):
+                continue
         findings.extend(_compare_clean(ours, data, kind, variants, include_same))
     return findings
+
+
+def _agrees(ours: Mapping[str, str], data: Mapping[str, Any], mrz: dict[str, str] | None) -> bool:
+    """Whether every field of the source, under the file's names only, equals the file's value
+    (for a zone, its Latin names equal the file's in capitals without accents)."""
+    if not _CLAIM_KEYS.isdisjoint(data):
+        return False
+    for name in COMPARED_FIELDS:
+        value = data.get(name)
+        if value is None or value == "" or value == ours[name]:
+            continue
+        if mrz is not None and (value == mrz.get(name) or (name == "sex" and value == "X")):
+            continue
+        return False
+    return True
 
 
 def worst_grade(findings: Iterable[Finding]) -> Grade:

@@ -156,3 +156,88 @@ def explain(finding: Mapping[str, Any]) -> str:
 
 
 explain_lazy = lazy(_explain, str)
+
+
+# -- Reading a card's machine-readable zone (for the clerk who confirms or types it) ----------
+
+MRZ_FIELDS = {
+    "document_code": _("document code"),
+    "issuing_state": _("issuing state"),
+    "document_number": _("document number"),
+    "document_number_check": _("document number check digit"),
+    "optional_data_1": _("optional data"),
+    "optional_data_2": _("optional data"),
+    "birth_date": _("birth date"),
+    "birth_date_check": _("birth date check digit"),
+    "sex": _("sex"),
+    "expiry_date": _("expiry date"),
+    "expiry_date_check": _("expiry date check digit"),
+    "nationality": _("nationality"),
+    "personal_number": _("personal number"),
+    "personal_number_check": _("personal number check digit"),
+    "composite_check": _("composite check digit"),
+    "names": _("names"),
+}
+MRZ_PROBLEMS = {
+    "empty": _("The machine-readable zone is empty."),
+    "line_count": _(
+        "The zone has %(found)s lines: a card has 3 lines of 30 characters and a passport 2 "
+        "lines of 44."
+    ),
+    "line_length": _("Line %(line)s has %(found)s characters instead of %(expected)s."),
+    "illegal_character": _(
+        "Line %(line)s, column %(start)s: “%(found)s” is not allowed (only A to Z, 0 to 9 and <)."
+    ),
+    "check_digit": _(
+        "Line %(line)s, column %(start)s: the %(field)s is wrong: %(expected)s was expected, "
+        "%(found)s was found."
+    ),
+    "not_digits": _(
+        "Line %(line)s, columns %(start)s to %(end)s: the %(field)s must be digits, not "
+        "“%(found)s”."
+    ),
+    "not_letters": _(
+        "Line %(line)s, columns %(start)s to %(end)s: the %(field)s must be letters, not "
+        "“%(found)s”."
+    ),
+    "invalid_date": _(
+        "Line %(line)s, columns %(start)s to %(end)s: the %(field)s “%(found)s” is not a date."
+    ),
+    "invalid_sex": _("Line %(line)s, column %(start)s: the sex must be M, F or <."),
+    "invalid_state": _(
+        "Line %(line)s, columns %(start)s to %(end)s: the %(field)s “%(found)s” is not a state "
+        "code."
+    ),
+    "document_code": _(
+        "Line %(line)s: the document code “%(found)s” is not that of this kind of document."
+    ),
+    "long_number": _(
+        "Line %(line)s: the document number continues in the optional data, but its end and "
+        "check digit are missing there."
+    ),
+}
+OCR_REASONS = {
+    "not_an_image": _("The file is not an image that can be read."),
+    "too_many_pixels": _("The image is too large to read."),
+    "no_zone_found": _(
+        "No machine-readable zone was found on the image: type the three lines at the bottom "
+        "of the card."
+    ),
+    "check_digits_fail": _(
+        "The machine-readable zone could not be read without errors: type the three lines at "
+        "the bottom of the card."
+    ),
+    "ocr_failed": _("The image could not be read. Type the machine-readable zone."),
+}
+
+
+def mrz_problem_message(problem) -> str:
+    """A problem of identity.mrz (MrzProblem), for the clerk, in the active language."""
+    params = {"line": "", "start": "", "end": "", "expected": "", "found": "", **problem.params}
+    params["field"] = str(MRZ_FIELDS.get(problem.field or "", problem.field or ""))
+    template = MRZ_PROBLEMS.get(problem.code)
+    return str(template) % params if template is not None else problem.message
+
+
+def ocr_reason_message(reason: str) -> str:
+    return str(OCR_REASONS.get(reason, OCR_REASONS["ocr_failed"]))

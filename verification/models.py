@@ -68,3 +68,50 @@ class CheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"re-check of session {self.session_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CorrectionRequest(models.Model):
+    """A candidate's report that one field of their file is wrong, with the correct value and
+    evidence (encrypted at rest like CNIE copies), and the school's decision."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting the school")
+        ACCEPTED = "accepted", _("Accepted: your file was corrected")
+        REJECTED = "rejected", _("Rejected")
+
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.CASCADE, related_name="correction_requests"
+    )
+    field = models.CharField(_("field"), max_length=32)
+    current_value = models.CharField(_("value in the file"), max_length=120, blank=True)
+    proposed_value = models.CharField(_("correct value"), max_length=120)
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    evidence_file = models.CharField(max_length=255)
+    evidence_content_type = models.CharField(max_length=40)
+    evidence_size = models.PositiveIntegerField()
+    evidence_sha256 = models.CharField(max_length=64)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.TextField(_("reason of the decision"), blank=True)
+    submitted_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        indexes = [models.Index(fields=["status", "candidate"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "field"],
+                condition=models.Q(status="pending"),
+                name="one_pending_report_per_field",
+            )
+        ]
+        verbose_name = _("correction request")
+        verbose_name_plural = _("correction requests")
+
+    def __str__(self) -> str:
+        return f"report on {self.field} of candidate {self.candidate_id} ({self.status})"

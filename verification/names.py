@@ -67,6 +67,7 @@ _ASSIMILATED = re.compile(r"^E(CH|[TDRZSNL])\1(?=[A-Z]{2})")
 _SEPARATORS = re.compile(r"[^A-Z]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def fold_latin(text: str) -> str:
     """Capitals without accents, every run of other characters made one space."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -386,7 +387,3 @@ def _compare_names(a: str, b: str, variants: VariantIndex) -> Match:
     if arabic_a != arabic_b:
         return Match(Grade.NEEDS_REVIEW, "different_script")
     return compare_latin(a, b, variants)
-
-
-def is_worse(first: Match, second: Match) -> bool:
-    return first.grade > second.grade

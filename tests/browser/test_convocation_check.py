@@ -61,7 +61,7 @@ def test_an_invigilator_checks_codes_on_the_device_even_offline(
     page = open_page(lang, width)
     _sign_in(page, clerk)
     page.goto("/convocation/check/")
-    page.wait_for_function("!document.getElementById('keys-status').hidden")
+    page.wait_for_selector("#keys-status:not([hidden])")
     assert_accessible(page, "check page")
 
     api_calls = []

@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ from identity.mrz import (
     validate_mrz,
 )
 
-SPECIMENS = Path(__file__).resolve().parents[3] / "shared" / "data" / "mrz-specimens.txt"
+SPECIMENS = Path(django_settings.SHARED_DATA_DIR) / "mrz-specimens.txt"
 TODAY = datetime.date(2026, 6, 1)
 
 

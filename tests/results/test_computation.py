@@ -412,3 +412,32 @@ def test_a_large_session_is_read_on_a_second_connection_and_written_by_copy(
         )
     anomalies = computation.statistics["overall"]["anomalies"]
     assert anomalies["no_grades"] == 22 and anomalies["missing_grades"] >= 1
+
+
+def test_a_convened_candidates_catch_up_mark_is_entered_on_the_grade_page(
+    session, graded_track, candidate_a, academy_staff, client_for
+):
+    give_marks(candidate_a, "8", "8", "8")
+    compute_session(session)
+    client = client_for(academy_staff)
+    url = reverse("results_staff:candidate_grades", args=[candidate_a.massar_code])
+    assert "Catch-up mark" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    math = Subject.objects.get(code="MATH")
+    response = client.post(
+        url,
+        {"line": f"{math.pk}:national:catch_up", "mark": "13", "reason": "Catch-up exam sheet"},
+    )
+    assert response.status_code == 302
+    grade = Grade.objects.get(candidate=candidate_a, sitting="catch_up")
+    assert (grade.component, grade.mark) == ("national", Decimal("13.00"))
+
+
+def test_a_reason_is_explained_in_the_readers_language():
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert services.explain_reason("missing: PC national, MATH national (catch_up)") == (
+            "Grades missing: PC (National exam), MATH (National exam, Catch-up session)"
+        )
+        assert services.explain_reason("eliminated: 0 in MATH") == "Eliminated by a 0 in MATH"
+        assert services.explain_reason("") == ""

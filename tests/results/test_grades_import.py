@@ -179,8 +179,10 @@ def test_catch_up_marks_are_accepted_only_for_candidates_convened_to_the_catch_u
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_a_large_file_goes_through_copy_on_postgresql_with_the_same_outcome(
-    session, school, graded_track, ministry_staff
+    session, school, graded_track, ministry_staff, monkeypatch
 ):
+    # Past this many candidates the stored marks are read through a temporary table.
+    monkeypatch.setattr(services, "_SMALL_FILE_CANDIDATES", 100)
     candidates = Candidate.objects.bulk_create(
         [
             Candidate(

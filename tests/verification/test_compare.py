@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,9 +23,7 @@ from verification.compare import (
 )
 from verification.names import Grade, VariantIndex
 
-VARIANTS = VariantIndex.from_csv(
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "names.csv"
-)
+VARIANTS = VariantIndex.from_csv(Path(django_settings.SHARED_DATA_DIR) / "names.csv")
 N, C, R, B = Grade.NONE, Grade.COSMETIC, Grade.NEEDS_REVIEW, Grade.BLOCKING
 
 FILE = {

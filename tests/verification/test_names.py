@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from verification.names import (
     latin_key,
 )
 
-NAMES_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "names.csv"
+NAMES_CSV = Path(django_settings.SHARED_DATA_DIR) / "names.csv"
 VARIANTS = VariantIndex.from_csv(NAMES_CSV)
 
 N, C, R, B = Grade.NONE, Grade.COSMETIC, Grade.NEEDS_REVIEW, Grade.BLOCKING

@@ -254,3 +254,24 @@ def test_the_command_says_when_the_session_does_not_exist(db):
 
     with pytest.raises(CommandError, match="No session with code 'NOPE'"):
         call_command("recheck_session", session="NOPE", stdout=io.StringIO())
+
+
+def test_every_mrz_problem_and_ocr_reason_has_a_message_for_the_clerk():
+    from identity.mrz import MrzError, parse_mrz
+    from verification.messages import OCR_REASONS, mrz_problem_message, ocr_reason_message
+
+    lines = ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA"]
+    with pytest.raises(MrzError) as caught:
+        parse_mrz(lines)
+    assert mrz_problem_message(caught.value.problems[0]) == (
+        "Line 3 has 14 characters instead of 30."
+    )
+    lines[2] = "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"
+    lines[1] = "7408123F1204159UTO<<<<<<<<<<<6"
+    with pytest.raises(MrzError) as caught:
+        parse_mrz(lines)
+    assert mrz_problem_message(caught.value.problems[0]) == (
+        "Line 2, column 7: the birth date check digit is wrong: 2 was expected, 3 was found."
+    )
+    for reason in ("not_an_image", "too_many_pixels", "no_zone_found", "check_digits_fail"):
+        assert ocr_reason_message(reason) == str(OCR_REASONS[reason])

@@ -6,6 +6,7 @@ manage.py compute_results --session CODE [--sitting normal|catch_up] [--academy 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from bac.progress import ProgressBar
 from exams.models import Academy, ExamSession
@@ -25,14 +26,21 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         session = ExamSession.objects.filter(code=options["session"]).first()
         if session is None:
-            raise CommandError(f"There is no session with the code {options['session']}.")
+            raise CommandError(
+                _("There is no session with the code %(code)s.") % {"code": options["session"]}
+            )
         academy = None
         if options["academy"]:
             academy = Academy.objects.filter(code=options["academy"]).first()
             if academy is None:
-                raise CommandError(f"There is no academy with the code {options['academy']}.")
+                raise CommandError(
+                    _("There is no academy with the code %(code)s.") % {"code": options["academy"]}
+                )
         bar = ProgressBar(
-            1, "Computing", stream=self.stderr._out, enabled=True if options["progress"] else None
+            1,
+            _("Computing"),
+            stream=self.stderr._out,
+            enabled=True if options["progress"] else None,
         )
 
         def progress(done: int, total: int) -> None:
@@ -45,14 +53,17 @@ class Command(BaseCommand):
             )
         except NoReference:
             raise CommandError(
-                "The catch-up sitting needs a finished computation of the normal sitting."
+                _("The catch-up sitting needs a finished computation of the normal sitting.")
             ) from None
         bar.finish()
         totals = computation.statistics["overall"]["totals"]
         self.stdout.write(
             self.style.SUCCESS(
-                f"Computation {computation.pk}: {computation.processed} candidates, "
-                f"{totals['admitted']} admitted, {totals['catch_up']} catch-up, "
-                f"{totals['failed']} not admitted, {totals['incomplete']} incomplete."
+                _(
+                    "Computation %(number)s: %(processed)s candidates, %(admitted)s admitted, "
+                    "%(catch_up)s eligible for the catch-up, %(failed)s not admitted, "
+                    "%(incomplete)s incomplete."
+                )
+                % {"number": computation.pk, "processed": computation.processed, **totals}
             )
         )

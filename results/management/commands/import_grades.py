@@ -72,7 +72,10 @@ class Command(BaseCommand):
             bar.update(done)
 
         try:
-            outcome = import_grades(session, data, path.name, actor, progress=progress)
+            # No upload limit here: a national file (five million rows) comes this way.
+            outcome = import_grades(
+                session, data, path.name, actor, progress=progress, max_bytes=None
+            )
         except GradeConflict:
             raise CommandError(error_message(GRADE_CONFLICT)) from None
         bar.finish()

@@ -1,6 +1,7 @@
 """Synthetic grades for a seeded session: one mark per candidate and subject of their track.
 
     manage.py seed_grades [--session CODE] [--seed N] [--missing-rate R] [--zero-rate R] [--replace]
+    manage.py seed_grades --catch-up [--session CODE]   (after computing the normal sitting)
 
 For demos and benchmarks only (refused unless DEBUG is on): the marks are random, and they are
 written in bulk (COPY on PostgreSQL) without audit entries, like the synthetic candidates of
@@ -49,6 +50,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="delete the session's grades first"
         )
+        parser.add_argument(
+            "--catch-up",
+            action="store_true",
+            help="instead, catch-up marks for the candidates convened to the catch-up session",
+        )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -59,6 +65,12 @@ class Command(BaseCommand):
             session = ExamSession.current()
         if session is None:
             raise CommandError("No such session (seed candidates first: manage.py seed).")
+        if options["catch_up"]:
+            count = seed_catch_up_grades(session, seed=options["seed"])
+            self.stdout.write(
+                self.style.SUCCESS(f"{count} catch-up grades written for {session.code}.")
+            )
+            return
         count = seed_grades(
             session,
             seed=options["seed"],
@@ -164,3 +176,36 @@ def seed_grades(
         else:
             written = generate(None)
     return written
+
+
+def seed_catch_up_grades(session: ExamSession, seed: int = 2026) -> int:
+    """A catch-up mark for every national subject of every candidate convened to the catch-up
+    session (according to the latest computation of the normal sitting); replaces earlier ones."""
+    from results.services import catch_up_candidate_ids
+
+    convened = catch_up_candidate_ids(session)
+    if convened is None:
+        raise CommandError("Compute the normal sitting first: manage.py compute_results.")
+    rng = random.Random(seed + 1)
+    national = Grade.objects.filter(
+        candidate_id__in=convened, component="national", sitting="normal"
+    ).values_list("candidate_id", "subject_id", "mark")
+    now = timezone.now()
+    objects = []
+    for candidate_id, subject_id, mark in national.iterator(chunk_size=BATCH):
+        value = float(mark) + rng.gauss(1.0, 3.0)
+        step = min(_STEPS - 1, max(1, round(value * 4)))
+        objects.append(
+            Grade(
+                candidate_id=candidate_id,
+                subject_id=subject_id,
+                component="national",
+                sitting="catch_up",
+                mark=format_mark(step * 25),
+                updated_at=now,
+            )
+        )
+    with transaction.atomic():
+        Grade.objects.filter(candidate__session=session, sitting="catch_up").delete()
+        Grade.objects.bulk_create(objects, batch_size=2000)
+    return len(objects)
