@@ -33,6 +33,8 @@ def home(request):
 def history(request):
     entries = (
         AuditEntry.objects.filter(candidate__user=request.user)
+        # Marks reach the candidate through the published results, never before publication.
+        .exclude(object_type="grade")
         .order_by("-sequence")
         .only("at", "action", "before", "after", "reason", "actor_label")[:200]
     )

@@ -139,18 +139,19 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requ
 _REASONS[503] = "Service Unavailable"
 
 
+# A JSON answer needs few headers (each costs the server time on every lookup): never stored,
+# never sniffed as HTML, never framed or allowed to load anything. (Through Django the middleware
+# adds its usual page headers too; the answer is the same.)
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+
 @functools.cache
 def _static_headers() -> tuple[tuple[str, str], ...]:
     return (
         ("Content-Type", "application/json"),
         ("Cache-Control", "no-store"),
-        ("Vary", "Accept-Language, Cookie"),
         ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
-        ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin"),
-        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
-        ("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY),
-        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Content-Security-Policy", API_CSP),
     )
 
 
@@ -308,7 +309,7 @@ def _host_allowed(host: str) -> bool:
 
 
 def _host_of(environ: dict) -> str:
-    if settings.USE_X_FORWARDED_HOST and environ.get("HTTP_X_FORWARDED_HOST"):
+    if _config().forwarded_host and environ.get("HTTP_X_FORWARDED_HOST"):
         return environ["HTTP_X_FORWARDED_HOST"]
     if environ.get("HTTP_HOST"):
         return environ["HTTP_HOST"]
@@ -321,7 +322,7 @@ def _host_of(environ: dict) -> str:
 
 
 def _is_secure(environ: dict) -> bool:
-    header = settings.SECURE_PROXY_SSL_HEADER
+    header = _config().proxy_ssl_header
     if header:
         name, value = header
         forwarded = environ.get(name)
@@ -335,6 +336,8 @@ class _Config:
     ssl_redirect: bool
     cookie_name: str
     hsts: str
+    forwarded_host: bool
+    proxy_ssl_header: tuple[str, str] | None
 
 
 _CONFIG: list[_Config] = []
@@ -357,7 +360,15 @@ def _config() -> _Config:
                 hsts += "; includeSubDomains"
             if settings.SECURE_HSTS_PRELOAD:
                 hsts += "; preload"
-        _CONFIG.append(_Config(settings.SECURE_SSL_REDIRECT, settings.LANGUAGE_COOKIE_NAME, hsts))
+        _CONFIG.append(
+            _Config(
+                settings.SECURE_SSL_REDIRECT,
+                settings.LANGUAGE_COOKIE_NAME,
+                hsts,
+                settings.USE_X_FORWARDED_HOST,
+                settings.SECURE_PROXY_SSL_HEADER,
+            )
+        )
     return _CONFIG[0]
 
 

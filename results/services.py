@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -194,12 +195,24 @@ def explain_reason(reason: str) -> str:
 
 def grading_config(session: ExamSession) -> grading.GradingConfig:
     """The grading rules of `session`: the national defaults, overridden by
-    settings.GRADING_RULES[session.code] (or ["*"]), a dict of GradingConfig fields."""
-    overrides: dict[str, Any] = {}
+    settings.GRADING_RULES[session.code] (or ["*"] for every session), a dict of GradingConfig
+    fields whose numbers may be written as strings ("10", "0.25", "1/3")."""
     configured = getattr(settings, "GRADING_RULES", None) or {}
-    overrides.update(configured.get("*", {}))
-    overrides.update(configured.get(session.code, {}))
-    return grading.GradingConfig(**overrides) if overrides else grading.DEFAULT_CONFIG
+    overrides: dict[str, Any] = {**configured.get("*", {}), **configured.get(session.code, {})}
+    if not overrides:
+        return grading.DEFAULT_CONFIG
+    values: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if name in ("admission_threshold", "catch_up_threshold", "eliminatory_mark"):
+            value = None if value is None else Decimal(str(value))
+        elif name.endswith("_weight"):
+            value = Fraction(str(value))
+        elif name == "mention_bands":
+            value = tuple((Decimal(str(low)), str(mention)) for low, mention in value)
+        elif name == "eliminatory_components":
+            value = frozenset(value)
+        values[name] = value
+    return grading.GradingConfig(**values)
 
 
 def actor_academy_id(actor) -> int | None:
@@ -1018,7 +1031,7 @@ def _stream(
     sql, params = _stream_sql(computation, reference_id)
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        # A server-side cursor in binary: the integer arrays arrive without text parsing.
+        # A server-side cursor in binary: the packed keys and marks arrive as plain bytes.
         with connection.connection.cursor(name="results_stream", binary=True) as cursor:
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(_FETCH_CHUNK):
@@ -1474,11 +1487,9 @@ def statistics_for(computation: Computation, actor) -> dict[str, Any] | None:
     return stats.get("academies", {}).get(code)
 
 
-def visible_computations(actor, session: ExamSession | None = None):
+def visible_computations(actor, session: ExamSession | None = None) -> QuerySet[Computation]:
     """Computations `actor` may look at: all for the ministry; for academy staff, the whole
     session's (seen through their academy's section) and their academy's previews."""
-    from django.db.models import Q
-
     queryset = Computation.objects.select_related("session", "academy", "created_by")
     if session is not None:
         queryset = queryset.filter(session=session)

@@ -87,7 +87,7 @@ class GradeUploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPTED_TYPES}),
     )
 
-    def clean_file(self):
+    def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > settings.IMPORT_UPLOAD_MAX_BYTES:
             raise forms.ValidationError(

@@ -5,6 +5,7 @@ import pytest
 
 from identity.models import Role
 from notifications.sms import MemorySMSBackend
+from tests.browser_support import chromium_browser, open_page  # noqa: F401 - shared fixtures
 
 from .factories import (
     AcademyFactory,
@@ -116,3 +117,10 @@ def client_for(client):
         return c
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    # Every test that opens a browser page is a browser test, wherever it lives.
+    for item in items:
+        if "open_page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

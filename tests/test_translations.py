@@ -127,9 +127,7 @@ def test_parser_reads_the_whole_catalogue(catalogue):
 
 def test_header(catalogue):
     lang, header, _entries = catalogue
-    meta = dict(
-        line.split(":", 1) for line in header.msgstr[0].splitlines() if ":" in line
-    )
+    meta = dict(line.split(":", 1) for line in header.msgstr[0].splitlines() if ":" in line)
     meta = {k.strip(): v.strip() for k, v in meta.items()}
     assert "fuzzy" not in header.flags
     assert meta["Language"] == lang

@@ -103,6 +103,7 @@ def test_without_javascript_the_form_posts_the_code_to_the_server(
     context = chromium_browser.new_context(
         java_script_enabled=False, base_url=live_server.url, viewport={"width": 360, "height": 800}
     )
+    context.set_default_timeout(15_000)
     try:
         page = context.new_page()
         _sign_in(page, clerk)
@@ -110,6 +111,6 @@ def test_without_javascript_the_form_posts_the_code_to_the_server(
         page.fill("#id_qr", code)
         submit(page, "#id_qr")
         assert page.locator("#check-result .verdict-valid img.check-photo").count() == 1
-        assert_accessible(page, "server-side answer")
+        # (axe-core needs JavaScript: the same markup is checked by the test above.)
     finally:
         context.close()

@@ -11,7 +11,6 @@ import pytest
 
 from notifications import throttle
 from notifications.sms import MemorySMSBackend, PermanentSMSError, TransientSMSError
-from tests.browser.conftest import chromium_browser, open_page  # noqa: F401 - browser tests here
 from tests.factories import CandidateFactory, DirectorateFactory, SchoolFactory, UserFactory
 
 

@@ -68,3 +68,22 @@ def test_candidate_sees_only_the_history_of_their_own_file(client_for, candidate
     html = client_for(candidate_a.user).get("/my-file/history/").content.decode()
     assert "secret-b" not in html
     assert "phone" in html
+
+
+def test_marks_do_not_leak_into_the_file_history_before_publication(client_for, candidate_a):
+    from audit.services import Change, record_change
+
+    record_change(
+        None,
+        Change(
+            "grades.import",
+            "grade",
+            candidate_a.pk,
+            {},
+            {"MATH": "17.50"},
+            "import",
+            candidate_a.pk,
+        ),
+    )
+    html = client_for(candidate_a.user).get("/my-file/history/").content.decode()
+    assert "17.50" not in html

@@ -441,3 +441,22 @@ def test_a_reason_is_explained_in_the_readers_language():
         )
         assert services.explain_reason("eliminated: 0 in MATH") == "Eliminated by a 0 in MATH"
         assert services.explain_reason("") == ""
+
+
+def test_a_sessions_rules_come_from_its_configuration(
+    session, graded_track, candidate_a, candidate_b, settings
+):
+    settings.GRADING_RULES = {
+        session.code: {
+            "admission_threshold": "12",
+            "national_weight": "0.5",
+            "eliminatory_mark": None,
+        }
+    }
+    give_marks(candidate_a, "11", "11", "11")  # 11.00: admitted by default, catch-up here
+    give_marks(candidate_b, "20", "20", "0")  # 10.00 and no elimination: catch-up
+    computation = compute_session(session)
+    assert result_of(computation, candidate_a)[3:5] == (Decimal("11.00"), "catch_up")
+    assert result_of(computation, candidate_b)[3:5] == (Decimal("10.00"), "catch_up")
+    assert computation.statistics["rules"]["admission_threshold"] == "12"
+    assert computation.statistics["rules"]["eliminatory_mark"] is None

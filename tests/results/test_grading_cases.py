@@ -428,3 +428,13 @@ def test_rounding_is_half_up(value, rounded):
 )
 def test_mention_bands(average, mention):
     assert mention_for(D(average)) == mention
+
+
+def test_a_long_list_of_missing_subjects_is_cut_to_fit_and_says_how_many_more():
+    rules = [SubjectRule(f"SUBJECT{n:02d}", "national", 1) for n in range(40)]
+    result = grade(rules, {})
+    assert len(result.reason) <= 200
+    assert result.reason.startswith("missing: SUBJECT00 national, SUBJECT01 national")
+    shown = result.reason.count(" national")
+    assert result.reason.endswith(f"… (+{40 - shown})")
+    assert len(result.missing) == 40

@@ -91,8 +91,12 @@ ONE_EACH = [
 @settings(max_examples=300, deadline=None)
 @given(marks_hundredths, marks_hundredths, marks_hundredths)
 def test_an_average_exactly_halfway_rounds_up(c, r, n):
-    # general = (c + r + 2n) / 4 hundredths: exactly halfway when the sum leaves 2 modulo 4
-    assume((c + r + 2 * n) % 4 == 2)
+    # general = (c + r + 2n) / 4 hundredths: exactly halfway when the sum leaves 2 modulo 4.
+    # Move c to the nearest such value (staying within 0..20).
+    c -= (c + r + 2 * n - 2) % 4
+    if c < 0:
+        c += 4
+    assert (c + r + 2 * n) % 4 == 2 and 0 <= c <= 2000
     outcome = Scheme(ONE_EACH).evaluate([c, r, n])
     assert outcome.general == (c + r + 2 * n) // 4 + 1
 
