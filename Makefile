@@ -35,7 +35,7 @@ ocr-tools:
 
 demo: $(STAMP)
 	$(MANAGE) migrate --noinput -v0
-	$(MANAGE) seed --candidates $${CANDIDATES:-2000}
+	$(MANAGE) seed --demo-data --candidates $${CANDIDATES:-2000}
 	@echo
 	@echo "Bac e-Services runs on http://127.0.0.1:8000/ (Ctrl-C to stop)."
 	$(MANAGE) runserver 127.0.0.1:8000

@@ -44,3 +44,18 @@ def test_seed_builds_a_session_across_the_academies_with_planted_discrepancies(d
     # Seeding again to the same size adds nothing.
     call_command("seed", candidates=1500)
     assert Candidate.objects.count() == 1500
+
+
+def test_seed_with_demo_data_prepares_every_service_and_can_run_again(db, settings):
+    settings.DEBUG = True  # synthetic marks are for demos only
+    from results.models import Grade
+    from verification.models import FileCheck
+
+    call_command("seed", candidates=300, demo_data=True)
+    call_command("seed", candidates=300, demo_data=True)
+    assert not Candidate.objects.filter(exam_centre__isnull=True).exists()
+    grades = Grade.objects.count()
+    assert grades > 300 * 5
+    assert FileCheck.objects.count() == 300
+    call_command("seed", candidates=300, demo_data=True)
+    assert Grade.objects.count() == grades

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from io import StringIO
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -43,6 +45,11 @@ class Command(BaseCommand):
         parser.add_argument("--year", type=int, default=timezone.localdate().year)
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--progress", action="store_true", help="always draw the progress bar")
+        parser.add_argument(
+            "--demo-data",
+            action="store_true",
+            help="also assign exam centres, a timetable and grades, and check every file",
+        )
 
     def handle(self, *args, **options):
         count, year = options["candidates"], options["year"]
@@ -53,6 +60,8 @@ class Command(BaseCommand):
         schools = self._schools(count)
         session = self._session(year)
         created = self._candidates(session, schools, count, options)
+        if options["demo_data"]:
+            self._demo_data(session)
         accounts = self._demo_accounts(session)
         self.stdout.write(
             self.style.SUCCESS(
@@ -171,6 +180,17 @@ class Command(BaseCommand):
             bar.update(done)
         bar.finish()
         return done
+
+    def _demo_data(self, session: ExamSession) -> None:
+        """What the other services need to be tried at once; each step is idempotent."""
+        from results.models import Grade
+
+        quiet = {"stdout": StringIO(), "stderr": StringIO()}
+        call_command("assign_centres", session=session.code, **quiet)
+        call_command("seed_timetable", session=session.code, **quiet)
+        if not Grade.objects.filter(candidate__session=session).exists():
+            call_command("seed_grades", session=session.code, **quiet)
+        call_command("recheck_session", session=session.code, **quiet)
 
     def _demo_accounts(self, session: ExamSession) -> list[str]:
         first, second = session.candidates.select_related("school__directorate__academy").order_by(
