@@ -5,11 +5,16 @@ fpdf2 with HarfBuzz text shaping (uharfbuzz) and its bidi algorithm. The fonts s
 convocations/fonts/ (Noto Naskh Arabic, OFL; DejaVu Sans, Bitstream Vera licence) so that
 a machine with only Python renders the same document.
 
-Speed (DESIGN §6, ≥ 20 convocations a second a core): fpdf2 parses each font for each
-document and subsets it again on output, which costs ~0.15 s with the full fonts. Each
-process therefore cuts the fonts once to the characters a convocation can print (Latin
-with its accents, Arabic, digits and punctuation, every OpenType feature kept for shaping)
-into a private temporary directory, and documents load those small files.
+Speed (issue 3: at least 20 convocations a second a core). Left to itself, fpdf2 parses
+every font for every document and subsets it again with fontTools on output: ~0.2 s a
+document with the full fonts. Instead, each process once
+- cuts the fonts to the characters a convocation can print (Latin with its accents, Arabic,
+  digits, punctuation), keeping every OpenType feature for HarfBuzz, into a private
+  temporary directory, and a copy without the layout tables for embedding, deflated once;
+- parses them once with fpdf2 (`_font_templates`); each document gets cheap copies;
+and `_Output` embeds those prepared fonts as they are (~25 KB each) instead of subsetting.
+Fixed paragraphs are broken into lines once. French text is not run through HarfBuzz. The
+document then costs ~40 ms of CPU (bench/convocations.py), about half of it text layout.
 
 The printed texts in French and Arabic (headings, rules) are the document's fixed bilingual
 content, whatever the reader's interface language; their official wording is the ministry's.

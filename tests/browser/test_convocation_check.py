@@ -3,6 +3,7 @@ cached public keys (WebCrypto Ed25519), still verified once the connection is go
 tampered code refused without asking the server."""
 
 import datetime
+import io
 
 import pyotp
 import pytest
@@ -17,10 +18,16 @@ from tests.factories import ExamCentreFactory, SessionWindowFactory
 from .conftest import assert_accessible, submit
 
 
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 80), (120, 140, 160)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def code(candidate_a, session):
-    from tests.convocations.conftest import jpeg
-
     SessionWindowFactory(session=session, kind="convocation")
     CnieDocument.objects.create(
         candidate=candidate_a,
@@ -34,7 +41,7 @@ def code(candidate_a, session):
     candidate_a.verified_at = timezone.now() - datetime.timedelta(days=1)
     candidate_a.exam_centre = ExamCentreFactory(directorate=candidate_a.school.directorate)
     candidate_a.exam_room = "04"
-    candidate_a.photo.save("photo.jpg", ContentFile(jpeg()), save=False)
+    candidate_a.photo.save("photo.jpg", ContentFile(_jpeg()), save=False)
     candidate_a.save()
     return services.qr_text(services.issue_convocation(candidate_a))
 
