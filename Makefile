@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 MANAGE := DEBUG=true $(BIN)/python manage.py
 PG_URL ?= postgres://postgres@127.0.0.1:5432/bac
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/10
+# Benchmarks create and drop their own throw-away databases through this server.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .PHONY: demo install ocr-tools test test-pg test-browser lint format bench lock messages clean
 
@@ -58,8 +60,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks against PostgreSQL and Redis on loopback; each prints its figures side by side.
 bench: $(STAMP)
-	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(BIN)/python bench/import_candidates.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/import_candidates.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/compute_results.py
+	$(BIN)/python bench/results_day.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/verification.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/convocations.py
 
 messages: $(STAMP)
 	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench
