@@ -19,7 +19,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -553,6 +553,14 @@ def open_table(data: bytes) -> _Table:
 
 
 def _header(cells: list[Any]) -> tuple[list[str], list[RowError]]:
+    return check_header(cells, COLUMNS, REQUIRED_COLUMNS)
+
+
+def check_header(
+    cells: list[Any], columns: Sequence[str], required: Collection[str]
+) -> tuple[list[str], list[RowError]]:
+    """The column names of a header row, and what is wrong with them (line 1). Shared by every
+    import of this project (candidates, grades) so that they report the same way."""
     names = [_text(c).lstrip("\ufeff").strip().lower() for c in cells]
     errors: list[RowError] = []
     seen: set[str] = set()
@@ -560,14 +568,14 @@ def _header(cells: list[Any]) -> tuple[list[str], list[RowError]]:
     for name in names:
         if not name:
             continue
-        if name not in COLUMNS:
+        if name not in columns:
             unknown.append(name)
         elif name in seen:
             errors.append(RowError(1, name, Code.HEADER_DUPLICATE, {"column": name}))
         seen.add(name)
     if unknown:
         errors.append(RowError(1, "", Code.HEADER_UNKNOWN, {"columns": ", ".join(unknown)}))
-    missing = [c for c in COLUMNS if c in REQUIRED_COLUMNS and c not in seen]
+    missing = [c for c in columns if c in required and c not in seen]
     if missing:
         errors.append(
             RowError(1, "", Code.HEADER_REQUIRED_MISSING, {"columns": ", ".join(missing)})

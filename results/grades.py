@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from candidates.identifiers import is_valid_massar, normalize_massar
 from candidates.importing import Code as FileCode
-from candidates.importing import FileProblem, RowError, open_table, write_csv
+from candidates.importing import FileProblem, RowError, check_header, open_table, write_csv
 
 COLUMNS: tuple[str, ...] = ("massar_code", "subject_code", "component", "mark", "sitting")
 OPTIONAL_COLUMNS = frozenset({"sitting"})
@@ -245,26 +245,7 @@ def _candidate(raw: Any, candidates: Mapping[str, CandidateRef]) -> CandidateRef
 
 
 def _header(cells: list[Any]) -> tuple[list[str], list[RowError]]:
-    names = [_text(c).lstrip("\ufeff").strip().lower() for c in cells]
-    errors: list[RowError] = []
-    seen: set[str] = set()
-    unknown = []
-    for name in names:
-        if not name:
-            continue
-        if name not in COLUMNS:
-            unknown.append(name)
-        elif name in seen:
-            errors.append(RowError(1, name, Code.HEADER_DUPLICATE, {"column": name}))
-        seen.add(name)
-    if unknown:
-        errors.append(RowError(1, "", Code.HEADER_UNKNOWN, {"columns": ", ".join(unknown)}))
-    missing = [c for c in COLUMNS if c in REQUIRED_COLUMNS and c not in seen]
-    if missing:
-        errors.append(
-            RowError(1, "", Code.HEADER_REQUIRED_MISSING, {"columns": ", ".join(missing)})
-        )
-    return names, errors
+    return check_header(cells, COLUMNS, REQUIRED_COLUMNS)
 
 
 _COLUMN_ORDER = {name: position for position, name in enumerate(COLUMNS)}
