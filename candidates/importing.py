@@ -583,6 +583,16 @@ def check_header(
     return names, errors
 
 
+def fit_cells(cells: list[Any], width: int) -> list[Any] | None:
+    """A row padded with blanks or stripped of blank trailing cells to the header's width;
+    None when it carries real values beyond the header."""
+    if len(cells) < width:
+        return cells + [None] * (width - len(cells))
+    if _is_blank(cells[width:]):
+        return cells[:width]
+    return None
+
+
 def _is_blank(cells: list[Any]) -> bool:
     for cell in cells:
         if cell is not None and cell != "" and not (isinstance(cell, str) and not cell.strip()):
@@ -670,11 +680,8 @@ def _check_rows(
             progress(total, max(estimated, total))
         count = len(cells)
         if count != width:
-            if count < width:
-                cells = cells + [None] * (width - count)
-            elif _is_blank(cells[width:]):
-                cells = cells[:width]
-            else:
+            cells = fit_cells(cells, width)
+            if cells is None:
                 errors.append(
                     RowError(line, "", Code.TOO_MANY_CELLS, {"count": count, "expected": width})
                 )

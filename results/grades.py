@@ -30,7 +30,14 @@ from typing import Any, NamedTuple
 
 from candidates.identifiers import is_valid_massar, normalize_massar
 from candidates.importing import Code as FileCode
-from candidates.importing import FileProblem, RowError, check_header, open_table, write_csv
+from candidates.importing import (
+    FileProblem,
+    RowError,
+    check_header,
+    fit_cells,
+    open_table,
+    write_csv,
+)
 
 COLUMNS: tuple[str, ...] = ("massar_code", "subject_code", "component", "mark", "sitting")
 OPTIONAL_COLUMNS = frozenset({"sitting"})
@@ -377,11 +384,8 @@ def _check_rows(table, rules: GradeRules, progress) -> GradeParseResult:
             progress(total, max(estimated, total))
         count = len(cells)
         if count != width:
-            if count < width:
-                cells = cells + [None] * (width - count)
-            elif _is_blank(cells[width:]):
-                cells = cells[:width]
-            else:
+            cells = fit_cells(cells, width)
+            if cells is None:
                 errors.append(
                     RowError(line, "", Code.TOO_MANY_CELLS, {"count": count, "expected": width})
                 )

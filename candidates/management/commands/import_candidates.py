@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from bac.commands import read_file_argument, session_by_code
 from bac.progress import ProgressBar
 from candidates.services import (
     JOB_CONFLICT,
@@ -22,7 +23,6 @@ from candidates.services import (
     error_message,
     import_candidates,
 )
-from exams.models import ExamSession
 
 
 def format_error(error: dict) -> str:
@@ -58,17 +58,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = Path(options["file"])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(
-                _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
-            ) from None
-        session = ExamSession.objects.filter(code=options["session"]).first()
-        if session is None:
-            raise CommandError(
-                _("There is no session with the code %(code)s.") % {"code": options["session"]}
-            )
+        data = read_file_argument(path)
+        session = session_by_code(options["session"])
         actor = None
         if options["username"]:
             actor = get_user_model().objects.filter(username=options["username"]).first()

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from bac.commands import read_file_argument, session_by_code
 from bac.progress import ProgressBar
 from candidates.management.commands.import_candidates import format_error
-from exams.models import ExamSession
 from identity.models import Role
 from results.services import GRADE_CONFLICT, GradeConflict, describe, error_message, import_grades
 
@@ -41,17 +41,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = Path(options["file"])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CommandError(
-                _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
-            ) from None
-        session = ExamSession.objects.filter(code=options["session"]).first()
-        if session is None:
-            raise CommandError(
-                _("There is no session with the code %(code)s.") % {"code": options["session"]}
-            )
+        data = read_file_argument(path)
+        session = session_by_code(options["session"])
         actor = None
         if options["username"]:
             actor = get_user_model().objects.filter(username=options["username"]).first()
