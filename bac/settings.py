@@ -94,6 +94,12 @@ INSTALLED_APPS = [
     "results",
     "convocations",
     "verification",
+    "complaints",
+    "scholarships",
+    "diplomas",
+    "sharing",
+    "privacy",
+    "ops",
     "portal",
 ]
 

@@ -22,5 +22,11 @@ urlpatterns = [
     path("staff/results/", include("results.staff_urls")),
     path("staff/publications/", include("results.publication_urls")),
     path("staff/notifications/", include("notifications.urls")),
+    path("complaints/", include("complaints.urls")),
+    path("scholarship/", include("scholarships.urls")),
+    path("diplomas/", include("diplomas.urls")),
+    path("diploma/", include("sharing.urls")),
+    path("privacy/", include("privacy.urls")),
+    path("", include("ops.urls")),
     path("django-admin/", admin.site.urls),
 ]

@@ -35,7 +35,7 @@ from audit.services import Change, record_changes
 from bac.pg import copy_from_stdin, use_copy
 from exams.models import ExamSession, Subject, Track, TrackSubject
 
-from . import snapshot
+from . import signals, snapshot
 from .lookup import SnapshotRow
 from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
 
@@ -636,6 +636,16 @@ def republish_candidate(
         items = snapshot.items_for([(row, payload)])
         transaction.on_commit(lambda: snapshot.get_store().put_entries(ns, items), robust=True)
         _after_commit_notify(publication)
+        transaction.on_commit(
+            lambda: signals.result_republished.send(
+                sender=Publication,
+                candidate=candidate,
+                publication=publication,
+                computed_result=computed_result,
+                reason=reason,
+                actor=actor,
+            )
+        )
     return publication
 
 
@@ -698,6 +708,7 @@ def notify_due_publications(now: datetime.datetime | None = None) -> list[int]:
             publication.save(update_fields=["notified_at"])
             on_publication_public(publication)
             done.append(pk)
+        signals.publication_made_public.send(sender=Publication, publication=publication)
     return done
 
 
