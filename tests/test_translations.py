@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
-LOCALE = Path(__file__).resolve().parent.parent / "locale"
+ROOT = Path(__file__).resolve().parent.parent
+LOCALE = ROOT / "locale"
+# Apps that keep a catalogue of their own (<app>/locale, made with makemessages run inside the
+# app's folder) are held to the same rules.
+CATALOGUES = [LOCALE] + sorted(
+    path for path in ROOT.glob("*/locale") if path != LOCALE and (path / "fr").is_dir()
+)
 LANGUAGES = {"fr": 2, "ar": 6}  # language: number of plural forms
 
 # %(name)s / %(count)d (with optional flags, width, precision), bare %s / %d / %i / %f / %r,
@@ -105,24 +111,31 @@ def placeholders(text: str) -> dict[str, set[str]]:
     return {"named": named, "bare": bare, "braces": set(BRACES.findall(text))}
 
 
-def _catalogue(lang: str) -> tuple[Entry, list[Entry]]:
-    entries = parse_po(LOCALE / lang / "LC_MESSAGES" / "django.po")
-    assert entries and entries[0].msgid == "", f"{lang}: the .po file has no header"
+def _catalogue(lang: str, base: Path = LOCALE) -> tuple[Entry, list[Entry]]:
+    entries = parse_po(base / lang / "LC_MESSAGES" / "django.po")
+    assert entries and entries[0].msgid == "", f"{base}/{lang}: the .po file has no header"
     return entries[0], entries[1:]
 
 
-@pytest.fixture(params=sorted(LANGUAGES), scope="module")
+@pytest.fixture(
+    params=[(base, lang) for base in CATALOGUES for lang in sorted(LANGUAGES)],
+    ids=lambda param: f"{param[0].relative_to(ROOT)}-{param[1]}",
+    scope="module",
+)
 def catalogue(request):
-    header, entries = _catalogue(request.param)
-    return request.param, header, entries
+    base, lang = request.param
+    header, entries = _catalogue(lang, base)
+    return lang, header, entries
 
 
-def test_parser_reads_the_whole_catalogue(catalogue):
-    lang, _header, entries = catalogue
-    text = (LOCALE / lang / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
-    active = [line for line in text.splitlines() if line.startswith("msgid ")]
-    assert len(entries) + 1 == len(active)
-    assert len(entries) > 400
+def test_parser_reads_the_whole_catalogue():
+    for base in CATALOGUES:
+        for lang in LANGUAGES:
+            _header, entries = _catalogue(lang, base)
+            text = (base / lang / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+            active = [line for line in text.splitlines() if line.startswith("msgid ")]
+            assert len(entries) + 1 == len(active), f"{base}/{lang}"
+    assert len(_catalogue("fr")[1]) > 400
 
 
 def test_header(catalogue):
@@ -174,10 +187,11 @@ def test_placeholders_tags_and_newlines_match(catalogue):
     assert not problems, "\n".join(problems)
 
 
-def test_no_msgid_is_left_out_of_one_language():
+@pytest.mark.parametrize("base", CATALOGUES, ids=lambda base: str(base.relative_to(ROOT)))
+def test_no_msgid_is_left_out_of_one_language(base):
     ids = {}
     for lang in LANGUAGES:
-        _header, entries = _catalogue(lang)
+        _header, entries = _catalogue(lang, base)
         ids[lang] = {(e.msgctxt, e.msgid, e.msgid_plural) for e in entries}
     assert ids["fr"] == ids["ar"]
 
