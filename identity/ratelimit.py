@@ -7,23 +7,73 @@ local-memory cache they are per process, which is what a one-process demo needs.
 
 Only `cache.add` and `cache.incr` are used: both are atomic on Redis and on local memory, so
 two workers counting at once never lose a hit.
+
+If the shared cache is unreachable (Redis down), counting goes on in a per-process local memory
+until it is back: limits fail closed (still enforced, per worker) rather than open, and the
+pages that count (sign-in, lookups) keep working instead of failing.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+import logging
+import time
+
+from django.core.cache import cache as shared_cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from django.utils import timezone
 
 # Counters outlive their window a little, so that a clock step between two workers does not
 # drop a count that the other worker still reads.
 _EXPIRY_SLACK_SECONDS = 5
+
+logger = logging.getLogger(__name__)
+# While the shared cache is down, counters live here (per process) and the shared cache is not
+# tried again for a few seconds, so that each request does not pay a failed connection.
+_LOCAL = LocMemCache("ratelimit-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+_RETRY_SHARED_AFTER_SECONDS = 5.0
+_shared_down_until = 0.0
+
+
+class _FailoverCache:
+    """The shared cache, or the process-local one while the shared one fails."""
+
+    def _call(self, name: str, *args, **kwargs):
+        global _shared_down_until
+        if time.monotonic() >= _shared_down_until:
+            try:
+                return getattr(shared_cache, name)(*args, **kwargs)
+            except ValueError:
+                raise  # incr of a missing key: not an outage
+            except Exception as exc:  # redis.ConnectionError, TimeoutError, OSError...
+                _shared_down_until = time.monotonic() + _RETRY_SHARED_AFTER_SECONDS
+                logger.warning("rate limits: shared cache unreachable (%s), counting locally", exc)
+        return getattr(_LOCAL, name)(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self._call("get", *args, **kwargs)
+
+    def add(self, *args, **kwargs):
+        return self._call("add", *args, **kwargs)
+
+    def incr(self, *args, **kwargs):
+        return self._call("incr", *args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        return self._call("set", *args, **kwargs)
+
+    def delete_many(self, *args, **kwargs):
+        return self._call("delete_many", *args, **kwargs)
+
+
+cache = _FailoverCache()
 
 
 def _now() -> float:
@@ -137,11 +187,17 @@ def client_address(request: HttpRequest) -> str:
     if len(forwarded) < proxies:
         # The request did not come through all our proxies: trust only the socket.
         return remote
-    candidate = forwarded[-proxies]
+    return _canonical_address(forwarded[-proxies]) or remote
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical_address(text: str) -> str:
+    """The address in its canonical form, or "" if `text` is not one (cached: on results day
+    the same clients come back many times)."""
     try:
-        return str(ipaddress.ip_address(candidate))
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        return remote
+        return ""
 
 
 def address_bucket(address: str) -> str:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+import orjson
+
 from candidates.identifiers import is_valid_cnie, is_valid_massar, normalize_cnie, normalize_massar
 
 MASSAR = "m"
@@ -197,7 +199,7 @@ def encode_entry(row: SnapshotRow) -> str:
 
 
 def decode_entry(raw: str | bytes) -> dict[str, Any]:
-    return json.loads(raw)
+    return orjson.loads(raw)
 
 
 def alias_value(massar_digest: str) -> str:
