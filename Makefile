@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/results_day.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/verification.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/convocations.py
+	$(BIN)/python bench/scholarships.py
 
 messages: $(STAMP)
 	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench

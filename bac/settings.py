@@ -347,6 +347,25 @@ def _ed25519_pem() -> str:
 RESULTS_EXPORT_SIGNING_KEY = env_str("RESULTS_EXPORT_SIGNING_KEY") or _key_file(
     "results_export_ed25519.pem", _ed25519_pem
 )
+# The diploma PKI (diplomas/pki.py): root certificate, issuing key and certificates. Unset:
+# generated on first start under KEYS_DIR/diploma_pki (embedded default). Set: read from that
+# directory, never generated. With DIPLOMA_PKCS11_MODULE set, the issuing key stays in a
+# PKCS#11 token (module path, token label, key label; PIN from DIPLOMA_PKCS11_PIN).
+DIPLOMA_PKI_DIR = env_str("DIPLOMA_PKI_DIR", "").strip()
+if DIPLOMA_PKI_DIR and not Path(DIPLOMA_PKI_DIR).is_dir():
+    raise ConfigurationError("DIPLOMA_PKI_DIR", f"{DIPLOMA_PKI_DIR} is not a directory")
+DIPLOMA_PKCS11_MODULE = env_str("DIPLOMA_PKCS11_MODULE", "").strip()
+DIPLOMA_PKCS11_TOKEN = env_str("DIPLOMA_PKCS11_TOKEN", "").strip()
+DIPLOMA_PKCS11_KEY_LABEL = env_str("DIPLOMA_PKCS11_KEY_LABEL", "").strip()
+DIPLOMA_PKCS11_PIN = env_str("DIPLOMA_PKCS11_PIN", "")
+if DIPLOMA_PKCS11_MODULE:
+    if not Path(DIPLOMA_PKCS11_MODULE).is_file():
+        raise ConfigurationError("DIPLOMA_PKCS11_MODULE", f"{DIPLOMA_PKCS11_MODULE} is not a file")
+    for _name in ("DIPLOMA_PKCS11_TOKEN", "DIPLOMA_PKCS11_KEY_LABEL"):
+        if not globals()[_name]:
+            raise ConfigurationError(_name, "is required with DIPLOMA_PKCS11_MODULE")
+    if not DIPLOMA_PKI_DIR:
+        raise ConfigurationError("DIPLOMA_PKI_DIR", "is required with DIPLOMA_PKCS11_MODULE")
 # Public look-ups (Massar code or CNIE number + birth date): failed attempts per code and
 # window, and attempts per client address (or IPv6 /64) and window. Many candidates share an
 # address on results day (mobile carriers' NAT, schools), hence a generous address limit.
@@ -369,6 +388,18 @@ if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
 # The publication tasks live in results.publication (results.tasks belongs to the computation).
 CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "results.publication"]
 
+# --- Retention of personal data (privacy.register, `manage.py purge_expired`) -----------------
+# Celery beat runs the purge every night at 03:17 (CELERY_TIMEZONE); other apps add their own
+# entries to this dict.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "privacy-purge-expired": {
+        "task": "privacy.purge_expired",
+        "schedule": __import__("celery.schedules").schedules.crontab(hour=3, minute=17),
+    },
+}
+CELERY_IMPORTS = [*CELERY_IMPORTS, "privacy.tasks"]
+
 # --- National digital identity (OpenID Connect) -----------------------------------------------
 # Sign-in through the national identity provider (identity/oidc.py): authorization code with
 # PKCE. Disabled while OIDC_ISSUER or OIDC_CLIENT_ID is empty; the sign-in page then shows no
@@ -387,3 +418,74 @@ OIDC_USE_USERINFO = env_bool("OIDC_USE_USERINFO", False)
 OIDC_LEEWAY_SECONDS = env_int("OIDC_LEEWAY_SECONDS", 60, minimum=0)
 OIDC_HTTP_TIMEOUT_SECONDS = env_int("OIDC_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
 OIDC_CACHE_SECONDS = env_int("OIDC_CACHE_SECONDS", 3600, minimum=0)
+
+# --- Operations: production stack, observability, resilience (ops/, deploy/, docs/deployment.md)
+# Every request carries an X-Request-ID (nginx sets one) into the logs and the Celery tasks it
+# queues; a full disk on upload gets a clear page (ops.middleware, ops.storage).
+MIDDLEWARE.insert(0, "ops.middleware.RequestIdMiddleware")
+MIDDLEWARE.append("ops.middleware.StorageFullMiddleware")
+# Logs: one JSON object per line with the request id (LOG_FORMAT=text for humans; the default
+# outside debug is json).
+LOGGING["filters"] = {"request_id": {"()": "ops.jsonlog.RequestIdFilter"}}
+LOGGING["formatters"] = {
+    "json": {"()": "ops.jsonlog.JsonFormatter"},
+    "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+}
+LOGGING["handlers"]["console"].update(
+    filters=["request_id"],
+    formatter=env_choice("LOG_FORMAT", "text" if DEBUG else "json", ("json", "text")),
+)
+# /metrics answers loopback, or anyone sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Redis down must cost a short timeout, never a hung worker: rate limits then count per process
+# (identity.ratelimit) and the results lookup reads the database (results.snapshot).
+if REDIS_URL:
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=env_int("REDIS_CONNECT_TIMEOUT_SECONDS", 1, minimum=1),
+        socket_timeout=env_int("REDIS_TIMEOUT_SECONDS", 2, minimum=1),
+    )
+    # Sessions in the database: they survive a Redis outage (sign-in keeps working) and a
+    # sign-out can never be undone by a stale cache entry.
+    SESSION_ENGINE = env_str("SESSION_ENGINE", "django.contrib.sessions.backends.db")
+# Read replicas: DATABASE_REPLICA_URLS=postgres://…,postgres://… (ops.router).
+for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS", [])):
+    DATABASES[f"replica_{_index + 1}"] = {
+        **parse_database_url("DATABASE_REPLICA_URLS", _url),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+if any(alias.startswith("replica_") for alias in DATABASES):
+    DATABASE_ROUTERS = ["ops.router.ReplicaRouter"]
+    MIDDLEWARE.insert(1, "ops.router.ReplicaPinMiddleware")
+# Celery: publishing never hangs a page (a short timeout, then the outbox: ops.celery); a task
+# whose worker dies is delivered again (tasks are idempotent); nothing reads task results.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
+# A message not acknowledged within this time goes back to the queue (Redis broker; RabbitMQ
+# redelivers as soon as the worker's connection drops). Longer than the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10)
+}
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Publications are pushed at their moment even if the eta queued at preparation was lost.
+        "results.notify_due_publications": {
+            "task": "ops.notify_due_publications",
+            "schedule": 60.0,
+        },
+        # Tasks kept while the broker was down are sent once it is back.
+        "ops.flush_outbox": {"task": "ops.flush_outbox", "schedule": 30.0},
+    }
+)

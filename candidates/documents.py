@@ -3,8 +3,12 @@ encrypted at rest. No Django import: the callers pass the limits and the keys.
 
 A copy is accepted only if its content, not its name or the browser's claim, is a JPEG, a PNG
 or a PDF; images must decode within a pixel budget (no decompression bombs); PDFs must not
-carry script or launch actions. Copies are encrypted with Fernet under a MultiFernet: the
-first key encrypts, every key decrypts, so keys can be rotated without re-encrypting at once.
+carry script, launch, automatic (/AA) or embedded-file actions; no file may also be another
+format (a polyglot: HTML, a ZIP or a PDF hidden in an image, data after the end of a PNG or
+PDF). Any app that accepts an uploaded document calls `validate_document` (after reading at
+most max_bytes + 1 bytes, e.g. with candidates.file_services.read_upload). Copies are
+encrypted with Fernet under a MultiFernet: the first key encrypts, every key decrypts, so keys
+can be rotated without re-encrypting at once.
 """
 
 from __future__ import annotations
@@ -33,11 +37,17 @@ DEFAULT_MAX_PIXELS = 40_000_000
 MAX_PDF_INFLATED_BYTES = 64 * 1024 * 1024
 
 _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_PDF_FORBIDDEN = re.compile(
-    rb"/(?:JavaScript|Launch)(?=[\s/<>\[\]()%{}]|$)"
-    rb"|/JS(?:\s|%[^\r\n]*[\r\n])*(?:[(<]|\d+\s+\d+\s+R)"
+# Script, launch and embedded-file names anywhere; /JS and /AA (additional actions: run on
+# open, close, focus...) only where they introduce a value, since three bytes followed by a
+# delimiter turn up by chance in compressed data.
+_PDF_LONG_NAMES = (
+    rb"/(?:JavaScript|Launch|EmbeddedFiles?|RichMedia|GoToE)(?=[\s/<>\[\]()%{}]|$)"
 )
-_PDF_FORBIDDEN_ACTIONS = re.compile(rb"/(?:JavaScript|Launch)(?=[\s/<>\[\]()%{}]|$)")
+_PDF_FORBIDDEN = re.compile(
+    _PDF_LONG_NAMES + rb"|/JS(?:\s|%[^\r\n]*[\r\n])*(?:[(<]|\d+\s+\d+\s+R)"
+    rb"|/AA(?:\s|%[^\r\n]*[\r\n])*(?:<<|\d+\s+\d+\s+R)"
+)
+_PDF_FORBIDDEN_ACTIONS = re.compile(_PDF_LONG_NAMES)
 _PDF_ENCRYPT = re.compile(rb"/Encrypt(?=[\s/<>\[\]()%{}]|$)")
 _PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 
@@ -138,6 +148,40 @@ def check_pdf(data: bytes, max_inflated: int = MAX_PDF_INFLATED_BYTES) -> None:
             raise DocumentRejected("pdf_active_content")
 
 
+# Markers of another format hidden in an accepted one (a "polyglot": a JPEG that is also an
+# HTML page or a ZIP, a PNG carrying a PDF...). Long enough not to occur by chance in
+# compressed data; searched case-insensitively.
+_FOREIGN_MARKERS = re.compile(
+    rb"<script|<html|<svg|<iframe|<\?php|<!doctype|<body|javascript:",
+    re.IGNORECASE,
+)
+_ZIP_END_OF_DIRECTORY = b"PK\x05\x06"
+# A ZIP reader looks for its directory in the last 64 KiB (+ 22 bytes of the record itself).
+_ZIP_TAIL = 65_557
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def check_polyglot(data: bytes, content_type: str) -> None:
+    """Refuse a file that is also another kind of file: whatever opens it (a browser sniffing
+    the content, an unzip tool, a PDF reader) must see only the accepted type."""
+    if _FOREIGN_MARKERS.search(data):
+        raise DocumentRejected("unsupported_type")
+    if _ZIP_END_OF_DIRECTORY in data[-_ZIP_TAIL:]:
+        raise DocumentRejected("unsupported_type")
+    if content_type != PDF and b"%PDF-" in data:
+        raise DocumentRejected("unsupported_type")
+    if content_type == PNG:
+        end = data.find(_PNG_END)
+        # Nothing may follow the image's last chunk (where appended files hide).
+        # (A PNG without an end is truncated: check_image says so.)
+        if end >= 0 and data[end + len(_PNG_END) :].strip(b"\0\r\n\t "):
+            raise DocumentRejected("unsupported_type")
+    if content_type == PDF:
+        end = data.rfind(b"%%EOF")
+        if end >= 0 and data[end + 5 :].strip(b"\0\r\n\t "):
+            raise DocumentRejected("unsupported_type")
+
+
 def validate_document(data: bytes, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
     """Check an upload and return its content type, or raise DocumentRejected."""
     if not data:
@@ -147,6 +191,7 @@ def validate_document(data: bytes, max_bytes: int, max_pixels: int = DEFAULT_MAX
     content_type = sniff_content_type(data[:16])
     if content_type is None:
         raise DocumentRejected("unsupported_type")
+    check_polyglot(data, content_type)
     if content_type == PDF:
         check_pdf(data)
     else:
@@ -190,6 +235,7 @@ __all__ = [
     "InvalidToken",
     "check_image",
     "check_pdf",
+    "check_polyglot",
     "decrypt",
     "encrypt",
     "new_storage_name",

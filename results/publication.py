@@ -388,6 +388,15 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
     try:
         with transaction.atomic():
             _lock_session(publication.session)
+            # A second delivery of the task (acks_late after a lost worker) may have waited for
+            # the lock while the first finished: do nothing twice.
+            if (
+                Publication.objects.filter(pk=publication.pk)
+                .values_list("status", flat=True)
+                .get()
+                != Status.PREPARING
+            ):
+                return Publication.objects.get(pk=publication.pk)
             digest = hashlib.sha256()
             count = 0
             for rows in snapshot_batches(

@@ -464,7 +464,10 @@ def names_for(ns: str) -> dict[str, Any]:
     names = _NAMES.get(ns)
     if names is not None:
         return names
-    names = get_store().get_names(ns)
+    try:
+        names = get_store().get_names(ns)
+    except _CACHE_DOWN:
+        names = None  # Redis down: the database has them
     if names is None:
         from .models import Publication
         from .publication import build_names
@@ -603,7 +606,11 @@ def lookup_public(query: Query, address: str, now: float | None = None) -> Outco
     now = clock() if now is None else now
     digest = query_digest(lookup_key(), query)
     store = get_store()
-    attempt = store.attempt(address, query, digest, LIVE_POINTER, now)
+    try:
+        attempt = store.attempt(address, query, digest, LIVE_POINTER, now)
+    except _CACHE_DOWN as exc:
+        logger.warning("results cache unreachable (%s): looking up in the database", exc)
+        return _lookup_without_cache(query, address, now)
     if attempt.state == LIMITED_ADDRESS or attempt.state == LIMITED_CODE:
         return Outcome(LIMITED, retry_after=max(1, attempt.retry_after))
     if attempt.state == NO_POINTER:
@@ -626,6 +633,46 @@ def lookup_public(query: Query, address: str, now: float | None = None) -> Outco
                 return Outcome(FOUND, decode_entry(payload), ns, at)
     if not attempt.failure_counted:
         code_limit().hit(query.subject)
+    return Outcome(NOT_FOUND)
+
+
+try:
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+    from redis.exceptions import TimeoutError as _RedisTimeoutError
+
+    _CACHE_DOWN: tuple[type[BaseException], ...] = (
+        _RedisConnectionError,
+        _RedisTimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+except ImportError:  # pragma: no cover
+    _CACHE_DOWN = (ConnectionError, TimeoutError)
+
+
+def _lookup_without_cache(query: Query, address: str, now: float) -> Outcome:
+    """The public lookup while Redis is down: slower (the database answers), still rate-limited
+    (identity.ratelimit counts per process then: limits fail closed, never open)."""
+    from exams.models import ExamSession
+
+    hit = address_limit().hit(address_bucket(address))
+    if not hit.allowed:
+        return Outcome(LIMITED, retry_after=max(1, hit.retry_after))
+    check = code_limit().check(query.subject)
+    if not check.allowed:
+        return Outcome(LIMITED, retry_after=max(1, check.retry_after))
+    session_id = ExamSession.objects.filter(is_current=True).values_list("pk", flat=True).first()
+    pointer = build_pointer(
+        session_id, live_publications(session_id, now) if session_id is not None else []
+    )
+    namespaces = public_publications(pointer, now)
+    if not namespaces:
+        return Outcome(NOT_PUBLISHED)
+    for ns in namespaces:
+        payload = _payload_from_database(publication_id_of(ns), query)
+        if payload is not None:
+            return Outcome(FOUND, decode_entry(payload), ns, _publish_at(pointer, ns))
+    code_limit().hit(query.subject)
     return Outcome(NOT_FOUND)
 
 

@@ -1,0 +1,235 @@
+"""The diploma credential signing keys (Ed25519) and the documents that publish them.
+
+Kept under settings.KEYS_DIR like the convocation key (convocations/keys.py), generated on first
+use in the embedded default; in production the private key comes from the file put there or
+from settings.DIPLOMA_SIGNING_KEY (PEM):
+
+    diploma_ed25519.pem          the current private key (owner-only)
+    diploma_public_keys/<kid>    the raw public key (base64url) of every key ever used
+
+Rotation (`manage.py rotate_diploma_key`) archives the current public key and writes a new
+private key: credentials signed before stay verifiable, their verification method is still in
+the DID document (/.well-known/did.json) and the JWKS (/diplomas/jwks.json). Every process
+notices a rotation on its next signature (the files are stat'ed on each use).
+
+The DID is `did:web:<host of the site URL>`; a verification method is `<did>#<kid>`, a Multikey
+whose publicKeyMultibase is `z6Mk...`. The kid is the base64url of the first 8 bytes of the
+SHA-256 of the raw public key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+
+from .codec import b64url, b64url_decode, multikey_ed25519
+from .dataintegrity import DID_V1, MULTIKEY_V1
+
+PRIVATE_KEY_FILE = "diploma_ed25519.pem"
+PUBLIC_KEYS_DIR = "diploma_public_keys"
+
+
+def raw_public_key(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    return b64url(hashlib.sha256(raw_public_key(key)).digest()[:8])
+
+
+def site_url() -> str:
+    from notifications.services import site_url as notifications_site_url
+
+    return notifications_site_url()
+
+
+def did_for(url: str) -> str:
+    """did:web of a site URL: the host (a port is percent-encoded), then the path if any."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        raise ValueError("the site URL has no host")
+    host = parts.hostname + (f"%3A{parts.port}" if parts.port else "")
+    path = [p for p in parts.path.split("/") if p]
+    return ":".join(["did:web", host, *path])
+
+
+def issuer_did() -> str:
+    return did_for(site_url())
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    signing_key: Ed25519PrivateKey
+    kid: str
+    public_keys: dict[str, Ed25519PublicKey]  # kid -> key, the current one included
+
+    def verification_method(self, did: str, kid: str | None = None) -> str:
+        return f"{did}#{kid or self.kid}"
+
+    def did_document(self, did: str) -> dict[str, Any]:
+        methods = [
+            {
+                "id": f"{did}#{kid}",
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": multikey_ed25519(raw_public_key(key)),
+            }
+            for kid, key in self._ordered()
+        ]
+        ids = [m["id"] for m in methods]
+        return {
+            "@context": [DID_V1, MULTIKEY_V1],
+            "id": did,
+            "verificationMethod": methods,
+            "assertionMethod": ids,
+        }
+
+    def jwks_keys(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": b64url(raw_public_key(key)),
+                "kid": kid,
+                "use": "sig",
+                "alg": "EdDSA",
+                **({"status": "current"} if kid == self.kid else {}),
+            }
+            for kid, key in self._ordered()
+        ]
+
+    def _ordered(self) -> list[tuple[str, Ed25519PublicKey]]:
+        # The current key first, then the retired ones in a stable order.
+        return sorted(self.public_keys.items(), key=lambda item: (item[0] != self.kid, item[0]))
+
+
+def _pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _write_new(path: Path, content: bytes, replace: bool = False) -> bool:
+    """Write owner-only and atomically; without `replace` only if absent (first writer wins)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        if replace:
+            os.replace(temporary, path)
+            return True
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _publish(keys_dir: Path, public_key: Ed25519PublicKey) -> None:
+    target = keys_dir / PUBLIC_KEYS_DIR / key_id(public_key)
+    if not target.exists():
+        _write_new(target, b64url(raw_public_key(public_key)).encode())
+
+
+def _load(keys_dir: Path) -> KeyRing:
+    private_path = keys_dir / PRIVATE_KEY_FILE
+    configured = getattr(settings, "DIPLOMA_SIGNING_KEY", "")
+    if configured:
+        pem = configured.encode()
+    else:
+        if not private_path.exists():
+            _write_new(private_path, _pem(Ed25519PrivateKey.generate()))
+        pem = private_path.read_bytes()
+    signing_key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise ValueError("the diploma signing key must be an Ed25519 key")
+    _publish(keys_dir, signing_key.public_key())
+    public_keys: dict[str, Ed25519PublicKey] = {}
+    for entry in sorted((keys_dir / PUBLIC_KEYS_DIR).iterdir()):
+        if entry.name.startswith("."):
+            continue
+        key = Ed25519PublicKey.from_public_bytes(b64url_decode(entry.read_text().strip()))
+        public_keys[key_id(key)] = key
+    for x in getattr(settings, "DIPLOMA_EXTRA_PUBLIC_KEYS", ()):
+        key = Ed25519PublicKey.from_public_bytes(b64url_decode(x))
+        public_keys[key_id(key)] = key
+    return KeyRing(signing_key, key_id(signing_key.public_key()), public_keys)
+
+
+_cache: dict[str, tuple[tuple, KeyRing]] = {}
+_lock = threading.Lock()
+
+
+def _stamp(keys_dir: Path) -> tuple:
+    def mtime(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    return (
+        mtime(keys_dir / PRIVATE_KEY_FILE),
+        mtime(keys_dir / PUBLIC_KEYS_DIR),
+        getattr(settings, "DIPLOMA_SIGNING_KEY", ""),
+        tuple(getattr(settings, "DIPLOMA_EXTRA_PUBLIC_KEYS", ())),
+    )
+
+
+def key_ring() -> KeyRing:
+    """The current key ring, created on first use and reloaded when the files change."""
+    keys_dir = Path(settings.KEYS_DIR)
+    stamp = _stamp(keys_dir)
+    cached = _cache.get(str(keys_dir))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    with _lock:
+        ring = _load(keys_dir)
+        _cache[str(keys_dir)] = (_stamp(keys_dir), ring)
+        return ring
+
+
+def rotate() -> tuple[str, str]:
+    """Replace the signing key; the old public key stays published. Returns (old, new) kids."""
+    if getattr(settings, "DIPLOMA_SIGNING_KEY", ""):
+        raise RuntimeError("the signing key comes from DIPLOMA_SIGNING_KEY: rotate it there")
+    keys_dir = Path(settings.KEYS_DIR)
+    old = key_ring()
+    new_key = Ed25519PrivateKey.generate()
+    _publish(keys_dir, new_key.public_key())
+    _write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
+    _cache.pop(str(keys_dir), None)
+    return old.kid, key_ring().kid
+
+
+def did_document() -> dict[str, Any]:
+    return key_ring().did_document(issuer_did())
+
+
+def jwks() -> dict[str, Any]:
+    """Every key a diploma face may be signed with: Ed25519 (credentials) and P-256 (SD-JWT,
+    QR code, PDF), current and retired."""
+    from . import pki
+
+    keys = key_ring().jwks_keys()
+    current = pki.signing_identity().kid
+    for kid, certificate in sorted(pki.issuing_certificates().items()):
+        jwk = dict(pki.public_jwk(certificate))
+        if kid == current:
+            jwk["status"] = "current"
+        keys.append(jwk)
+    return {"keys": keys}

@@ -1,0 +1,319 @@
+"""The diploma's QR face: a compact signed record a phone verifies offline, as the EU digital
+COVID certificate does (CBOR → COSE_Sign1 → zlib → base45), signed ES256 by the issuing
+certificate of diplomas.pki.
+
+    text    = "BACD1:" + base45(zlib(COSE_Sign1))
+    COSE    = tag 18 [protected: bstr .cbor {1: -7 (ES256), 4: kid (8 bytes)},
+                      unprotected: {}, payload: bstr .cbor claims,
+                      signature: bstr (64 bytes: r || s, RFC 9053 §2.1)]
+    signed  = CBOR ["Signature1", protected, h'', payload]   (RFC 9052 §4.4)
+
+The kid is the first 8 bytes of the SHA-256 of the issuing certificate's DER (pki.kid_bytes);
+verifiers look the certificate up in the published set (pki.issuing_certificates(), or the
+certificates an offline verifier was given).
+
+Claims (CBOR map with small integer keys; a change of meaning is a new prefix version):
+
+     1 number             text   the diploma number
+     2 last_name_latin    text
+     3 first_name_latin   text
+     4 last_name_ar       text
+     5 first_name_ar      text
+     6 birth_date         text   ISO 8601 date
+     7 track              text   the track's code
+     8 session_year       uint
+     9 mention            text   "", "passable", "assez_bien", "bien", "tres_bien"
+    10 status_list_index  uint   position in the issuer's Bitstring Status List
+    11 issued_on          text   ISO 8601 date
+    12 average            uint   optional: the general average in hundredths (1537 = 15.37)
+    13 academy            text   optional: the issuing academy's code
+
+The CNIE number is never in the code: a printed or shown QR code leaks what it carries.
+CBOR and base45 are those of convocations.codec (a pure module, shared).
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import segno
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from django.utils.translation import gettext_lazy as _
+
+from convocations.codec import (
+    MalformedError,
+    Tag,
+    b45decode,
+    b45encode,
+    b64url,
+    cbor_decode,
+    cbor_encode,
+)
+
+from . import pki
+
+PREFIX = "BACD1:"
+COSE_SIGN1_TAG = 18
+ALG_ES256 = -7
+MAX_TEXT_LENGTH = 1500  # a real diploma code is ~350 characters; refuse anything absurd early
+MAX_COSE_BYTES = 2048  # zlib output bound: a decompression bomb stops here
+MAX_TEXT_CLAIM = 100
+
+CLAIM_KEYS: dict[str, int] = {
+    "number": 1,
+    "last_name_latin": 2,
+    "first_name_latin": 3,
+    "last_name_ar": 4,
+    "first_name_ar": 5,
+    "birth_date": 6,
+    "track": 7,
+    "session_year": 8,
+    "mention": 9,
+    "status_list_index": 10,
+    "issued_on": 11,
+    "average": 12,
+    "academy": 13,
+}
+_NAMES = {key: name for name, key in CLAIM_KEYS.items()}
+OPTIONAL = frozenset({"average", "academy"})
+_INTEGERS = frozenset({"session_year", "status_list_index", "average"})
+_DATES = frozenset({"birth_date", "issued_on"})
+
+
+class Reason:
+    """Stable codes of a verdict (the API and scripts read these; people read `reason`)."""
+
+    VALID = "valid"
+    BAD_PREFIX = "bad_prefix"
+    NOT_BASE45 = "not_base45"
+    NOT_ZLIB = "not_zlib"
+    BAD_COSE = "bad_cose"
+    UNKNOWN_KID = "unknown_kid"
+    BAD_SIGNATURE = "bad_signature"
+
+
+REASONS = {
+    Reason.VALID: _("The diploma's signature is valid."),
+    Reason.BAD_PREFIX: _("This is not a diploma QR code."),
+    Reason.NOT_BASE45: _("The code is damaged: it is not valid base45 text."),
+    Reason.NOT_ZLIB: _("The code is damaged: its content cannot be decompressed."),
+    Reason.BAD_COSE: _("The code is damaged: it is not a signed diploma record."),
+    Reason.UNKNOWN_KID: _("The code was signed with a key the ministry does not know."),
+    Reason.BAD_SIGNATURE: _("The signature does not match: the code was altered or forged."),
+}
+
+
+@dataclass(frozen=True)
+class QrVerdict:
+    ok: bool
+    reason: str  # translatable text for people (a lazy string)
+    claims: dict[str, Any] = field(default_factory=dict)  # empty unless ok
+    kid: str | None = None  # base64url, once the header could be read
+    code: str = Reason.VALID  # stable machine-readable reason
+
+
+def _verdict(code: str, claims: dict | None = None, kid: str | None = None) -> QrVerdict:
+    return QrVerdict(code == Reason.VALID, REASONS[code], claims or {}, kid, code)
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def _iso_date(value: Any, name: str) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        date.fromisoformat(value)  # ValueError if not a date
+        return value
+    raise ValueError(f"claim {name} must be a date")
+
+
+def _hundredths(value: Any) -> int:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("claim average must be a number") from None
+    return int((amount * 100).to_integral_value())
+
+
+def claims_to_cbor(claims: Mapping[str, Any]) -> bytes:
+    """The payload: the claims under their integer keys, in key order (deterministic)."""
+    unknown = set(claims) - set(CLAIM_KEYS)
+    if unknown:
+        raise ValueError(f"unknown QR claims: {', '.join(sorted(unknown))}")
+    encoded: dict[int, Any] = {}
+    for name, key in CLAIM_KEYS.items():
+        value = claims.get(name)
+        if value is None or (name in OPTIONAL and value == ""):
+            if name in OPTIONAL:
+                continue
+            raise ValueError(f"QR claim {name} is missing")
+        if name == "average":
+            value = _hundredths(value)
+        elif name in _INTEGERS:
+            value = int(value)
+        elif name in _DATES:
+            value = _iso_date(value, name)
+        else:
+            value = str(value)
+            if len(value) > MAX_TEXT_CLAIM:
+                raise ValueError(f"QR claim {name} is too long")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"QR claim {name} is negative")
+        encoded[key] = value
+    return cbor_encode(encoded)
+
+
+def claims_from_cbor(payload: bytes) -> dict[str, Any]:
+    raw = cbor_decode(payload)
+    if not isinstance(raw, dict):
+        raise MalformedError("claims are not a map")
+    claims: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _NAMES.get(key)
+        if name is None:
+            raise MalformedError("unknown claim key")
+        if name in _INTEGERS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise MalformedError(f"claim {name} is not a whole number")
+        elif not isinstance(value, str):
+            raise MalformedError(f"claim {name} is not text")
+        claims[name] = value
+    missing = set(CLAIM_KEYS) - OPTIONAL - set(claims)
+    if missing:
+        raise MalformedError("claims missing")
+    try:
+        for name in _DATES:
+            date.fromisoformat(claims[name])
+    except ValueError:
+        raise MalformedError("a date claim is not a date") from None
+    if "average" in claims:
+        claims["average"] = f"{Decimal(claims['average']) / 100:.2f}"
+    return claims
+
+
+# --- COSE --------------------------------------------------------------------------------------
+
+
+def _sig_structure(protected: bytes, payload: bytes) -> bytes:
+    return cbor_encode(["Signature1", protected, b"", payload])
+
+
+def encode_qr(claims: Mapping[str, Any], identity: pki.SigningIdentity | None = None) -> str:
+    """The QR text for a diploma's claims (names in CLAIM_KEYS), signed by the current issuing
+    identity (or `identity`)."""
+    identity = identity or pki.signing_identity()
+    protected = cbor_encode({1: ALG_ES256, 4: pki.kid_bytes(identity.certificate)})
+    payload = claims_to_cbor(claims)
+    der = identity.private_key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    cose = cbor_encode(Tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    return PREFIX + b45encode(zlib.compress(cose, 9))
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(certificate: x509.Certificate) -> ec.EllipticCurvePublicKey | None:
+    key = certificate.public_key()
+    return key if isinstance(key, ec.EllipticCurvePublicKey) else None
+
+
+def _certificate_lookup(
+    certificates: Mapping[str, x509.Certificate] | Iterable[x509.Certificate] | None,
+):
+    if certificates is None:
+        return pki.certificate_for
+    if isinstance(certificates, Mapping):
+        return certificates.get
+    by_kid = {pki.kid_of(certificate): certificate for certificate in certificates}
+    return by_kid.get
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, MAX_COSE_BYTES)
+    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+        raise zlib.error("oversized, truncated or trailing zlib data")
+    return out
+
+
+def decode_qr(
+    text: str,
+    certificates: Mapping[str, x509.Certificate] | Iterable[x509.Certificate] | None = None,
+) -> QrVerdict:
+    """Verify a QR text offline. Keys: the published issuing certificates (default), or
+    `certificates` (kid -> certificate, or just certificates) for a stand-alone verifier.
+    Never raises on bad input."""
+    text = text.lstrip().rstrip("\r\n\t")  # a space is base45: only line ends are trimmed
+    if not text.startswith(PREFIX) or len(text) > MAX_TEXT_LENGTH:
+        return _verdict(Reason.BAD_PREFIX)
+    try:
+        compressed = b45decode(text[len(PREFIX) :])
+    except MalformedError:
+        return _verdict(Reason.NOT_BASE45)
+    try:
+        raw = _inflate(compressed)
+    except zlib.error:
+        return _verdict(Reason.NOT_ZLIB)
+    try:
+        cose = cbor_decode(raw)
+        if not isinstance(cose, Tag) or cose.number != COSE_SIGN1_TAG:
+            raise MalformedError("not a tagged COSE_Sign1")
+        cose = cose.value
+        if not (isinstance(cose, list) and len(cose) == 4):
+            raise MalformedError("not a COSE_Sign1 array")
+        protected, unprotected, payload, signature = cose
+        if not all(isinstance(part, bytes) for part in (protected, payload, signature)):
+            raise MalformedError("COSE_Sign1 parts of the wrong type")
+        if unprotected != {} or len(signature) != 64:
+            raise MalformedError("unexpected unprotected header or signature size")
+        header = cbor_decode(protected)
+        if not isinstance(header, dict) or header.get(1) != ALG_ES256 or len(header) != 2:
+            raise MalformedError("algorithm is not ES256")
+        kid_bytes = header.get(4)
+        if not isinstance(kid_bytes, bytes) or len(kid_bytes) != 8:
+            raise MalformedError("no key id")
+        claims = claims_from_cbor(payload)
+    except MalformedError:
+        return _verdict(Reason.BAD_COSE)
+    kid = b64url(kid_bytes)
+    certificate = _certificate_lookup(certificates)(kid)
+    key = _public_key(certificate) if certificate is not None else None
+    if key is None:
+        return _verdict(Reason.UNKNOWN_KID, kid=kid)
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        key.verify(der, _sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return _verdict(Reason.BAD_SIGNATURE, kid=kid)
+    return _verdict(Reason.VALID, claims, kid)
+
+
+def qr_symbol(text: str) -> segno.QRCode:
+    """The QR symbol: error correction M, alphanumeric mode (base45 is its character set)."""
+    return segno.make(text, error="m", micro=False)
+
+
+def qr_svg(text: str, title: str = "QR code", scale: int = 4) -> str:
+    """An inline SVG of the code (no XML declaration, no size: CSS sizes it; no style
+    attribute, for the strict CSP)."""
+    return qr_symbol(text).svg_inline(
+        scale=scale, border=4, omitsize=True, title=title, svgclass="qr-code", lineclass=None
+    )

@@ -1,0 +1,76 @@
+"""The register itself: every kind is fully described, purgeable kinds have a purger, and the
+public page shows it in the three languages."""
+
+import pytest
+from django.urls import reverse
+
+from privacy import register
+
+
+def test_every_kind_says_what_why_on_what_basis_who_and_how_long():
+    assert len(register.kinds()) >= 10
+    for kind in register.kinds():
+        for attribute in ("label", "fields", "purpose", "legal_basis", "recipients", "retention"):
+            assert str(getattr(kind, attribute)).strip(), (kind.key, attribute)
+
+
+def test_a_kind_with_a_retention_period_has_a_purger_and_the_reverse():
+    for kind in register.kinds():
+        assert (kind.retention_days is None) == (kind.purger is None), kind.key
+
+
+def test_the_data_the_issue_names_is_purged():
+    purged = {k.key for k in register.kinds() if k.purger}
+    assert {
+        "candidates.cnie_copy",
+        "identity.one_time_code",
+        "identity.sign_in_event",
+        "verification.correction_request",
+        "notifications.message",
+        "convocations.convocation",
+    } <= purged
+
+
+def test_a_kind_needs_an_app_prefix_and_a_sane_retention():
+    with pytest.raises(ValueError):
+        register.data_kind(
+            "nodot", label="x", fields="x", purpose="x", legal_basis="x", recipients="x",
+            retention="x",
+        )
+    with pytest.raises(ValueError):
+        register.data_kind(
+            "x.y", label="x", fields="x", purpose="x", legal_basis="x", recipients="x",
+            retention="x", retention_days=-1,
+        )
+
+
+def test_the_retention_period_can_be_overridden_in_settings(settings):
+    kind = register.kind("identity.sign_in_event")
+    assert kind.effective_retention_days() == 180
+    settings.PRIVACY_RETENTION_DAYS = {"identity.sign_in_event": 30}
+    assert kind.effective_retention_days() == 30
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "basis"),
+    [
+        ("en", "Your personal data", "Public task"),
+        ("fr", "Vos données personnelles", "Mission de service public"),
+        ("ar", "معطياتكم الشخصية", "مهمة"),
+    ],
+)
+def test_the_public_privacy_page_lists_the_register_in_each_language(
+    client, db, language, heading, basis
+):
+    response = client.get(reverse("privacy:notice"), HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert heading in page and basis in page
+    for kind in register.kinds():
+        assert f'id="kind-{kind.key.replace(".", "")}"' in page
+    assert "<script" not in page and "style=" not in page
+
+
+def test_every_page_links_to_the_privacy_notice(client, db):
+    page = client.get(reverse("identity:sign_in")).content.decode()
+    assert f'href="{reverse("privacy:notice")}"' in page
