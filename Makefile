@@ -9,7 +9,8 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/10
 # Benchmarks create and drop their own throw-away databases through this server.
 BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo install ocr-tools test test-pg test-browser lint format bench lock messages clean
+.PHONY: demo install ocr-tools test test-pg test-browser lint format bench lock messages clean \
+	prod prod-stop test-prod
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +68,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/results_day.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/verification.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/convocations.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/complaints.py
 	$(BIN)/python bench/scholarships.py
+
+# The production stack on loopback (deploy/prod.py, docs/deployment.md): PostgreSQL, Redis,
+# RabbitMQ (or Redis) as broker, gunicorn, a Celery worker, Celery beat and nginx on
+# http://127.0.0.1:8080/. `make prod-stop` stops exactly what `make prod` started.
+prod: $(STAMP)
+	$(BIN)/python deploy/prod.py start
+
+prod-stop:
+	$(BIN)/python deploy/prod.py stop
+
+# The stack's tests (tests/ops, marked prod): smoke of every journey through nginx, the faults
+# (on private Redis/PostgreSQL instances the tests start) and the backup round trip.
+test-prod: $(STAMP)
+	$(MAKE) prod
+	$(BIN)/pytest -q -m prod -p no:randomly tests/ops $(PYTEST_ARGS); status=$$?; \
+	$(MAKE) prod-stop; exit $$status
 
 messages: $(STAMP)
 	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench

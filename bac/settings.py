@@ -255,7 +255,9 @@ CSRF_COOKIE_NAME = "__Host-csrftoken" if SECURE_COOKIES else "csrftoken"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The ministry's domain and all its subdomains are HTTPS-only: ready for the browsers' preload
+# list (SECURE_HSTS_PRELOAD=false for a deployment under a domain that is not).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
@@ -472,6 +474,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
+# Workers log through LOGGING above (JSON lines with the task's request id), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A message not acknowledged within this time goes back to the queue (Redis broker; RabbitMQ
 # redelivers as soon as the worker's connection drops). Longer than the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -25,6 +25,7 @@ urlpatterns = [
     path("complaints/", include("complaints.urls")),
     path("scholarship/", include("scholarships.urls")),
     path("diplomas/", include("diplomas.urls")),
+    path(".well-known/", include("diplomas.well_known_urls")),
     path("diploma/", include("sharing.urls")),
     path("privacy/", include("privacy.urls")),
     path("", include("ops.urls")),

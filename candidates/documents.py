@@ -40,9 +40,7 @@ _PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 # Script, launch and embedded-file names anywhere; /JS and /AA (additional actions: run on
 # open, close, focus...) only where they introduce a value, since three bytes followed by a
 # delimiter turn up by chance in compressed data.
-_PDF_LONG_NAMES = (
-    rb"/(?:JavaScript|Launch|EmbeddedFiles?|RichMedia|GoToE)(?=[\s/<>\[\]()%{}]|$)"
-)
+_PDF_LONG_NAMES = rb"/(?:JavaScript|Launch|EmbeddedFiles?|RichMedia|GoToE)(?=[\s/<>\[\]()%{}]|$)"
 _PDF_FORBIDDEN = re.compile(
     _PDF_LONG_NAMES + rb"|/JS(?:\s|%[^\r\n]*[\r\n])*(?:[(<]|\d+\s+\d+\s+R)"
     rb"|/AA(?:\s|%[^\r\n]*[\r\n])*(?:<<|\d+\s+\d+\s+R)"

@@ -93,7 +93,8 @@ class ComplaintRefused(Exception):
 
 
 def _nothing_changed(message: str) -> str:
-    return f"{message} {_('Nothing was changed.')}"
+    nothing = _("Nothing was changed.")
+    return f"{message} {nothing}"
 
 
 # -- The window -------------------------------------------------------------------------------
@@ -178,32 +179,57 @@ def complaint_window(
 # -- What the candidate may complain about ----------------------------------------------------
 
 
-def current_published_result(
-    candidate: Candidate, sitting: str, now: datetime.datetime | None = None
-) -> PublishedResult | None:
-    """The candidate's result as candidates see it now (the latest correction, if any)."""
-    from results.publication import current_publication
-
-    base = current_publication(candidate.session, sitting, now)
-    if base is None:
-        return None
-    return (
+def current_published_results(
+    candidate: Candidate, now: datetime.datetime | None = None
+) -> dict[str, PublishedResult]:
+    """The candidate's results as candidates see them now, by sitting (the latest correction
+    of the current full publication, if any). Two queries whatever the sittings."""
+    now = now or timezone.now()
+    current: dict[str, int] = {}
+    for pk, sitting in (
+        Publication.objects.filter(
+            session_id=candidate.session_id,
+            kind=Publication.Kind.FULL,
+            status=Publication.Status.READY,
+            publish_at__lte=now,
+        )
+        .order_by("-version")
+        .values_list("pk", "sitting")
+    ):
+        current.setdefault(sitting, pk)
+    if not current:
+        return {}
+    found: dict[str, PublishedResult] = {}
+    rows = (
         PublishedResult.objects.filter(candidate=candidate)
         .filter(
-            Q(publication=base)
-            | Q(publication__base=base, publication__status=Publication.Status.READY)
+            Q(publication_id__in=current.values())
+            | Q(
+                publication__base_id__in=current.values(),
+                publication__status=Publication.Status.READY,
+            )
         )
         .select_related("publication")
         .order_by("-publication__version")
-        .first()
     )
+    for row in rows:
+        publication = row.publication
+        base_id = publication.base_id or publication.pk
+        if current.get(publication.sitting) == base_id:
+            found.setdefault(publication.sitting, row)
+    return found
+
+
+def current_published_result(
+    candidate: Candidate, sitting: str, now: datetime.datetime | None = None
+) -> PublishedResult | None:
+    """The candidate's result of one sitting as candidates see it now."""
+    return current_published_results(candidate, now).get(sitting)
 
 
 def filing_sitting(candidate: Candidate, now: datetime.datetime | None = None) -> str:
     """The sitting a complaint is about: the catch-up once its results include the candidate."""
-    if current_published_result(candidate, CATCH_UP, now) is not None:
-        return CATCH_UP
-    return NORMAL
+    return CATCH_UP if CATCH_UP in current_published_results(candidate, now) else NORMAL
 
 
 @dataclass(frozen=True)
@@ -274,11 +300,12 @@ def file_complaint(
             ),
             field="comment",
         )
-    sitting = filing_sitting(candidate, now)
+    results = current_published_results(candidate, now)
+    sitting = CATCH_UP if CATCH_UP in results else NORMAL
     window = complaint_window(candidate.session, sitting, now)
     if not window.is_open:
         raise ComplaintRefused(_nothing_changed(window.message()))
-    published = current_published_result(candidate, sitting, now)
+    published = results.get(sitting)
     if published is None:
         raise ComplaintRefused(
             _nothing_changed(_("You have no published result to file a complaint about."))

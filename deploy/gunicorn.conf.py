@@ -34,6 +34,8 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Behind nginx on loopback: X-Forwarded-* from it are believed by Django (TRUSTED_PROXY_COUNT).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 proc_name = "bac-web"
+# No control socket: its default path is shared by every gunicorn of the machine's user.
+control_socket_disable = True
 
 
 def on_starting(server):

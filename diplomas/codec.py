@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import gzip
 import secrets
+import zlib
 
 # --- base64url --------------------------------------------------------------------------------
 
@@ -94,8 +95,8 @@ def raw_from_multikey(multikey: str) -> bytes:
 MIN_STATUS_LIST_BITS = 131_072  # the spec's minimum: herd privacy for the holders
 
 
-def encode_bitstring(set_bits: set[int] | list[int], length: int) -> str:
-    """The `encodedList` of a Bitstring Status List: bit 0 is the left-most bit of byte 0."""
+def raw_bitstring(set_bits: set[int] | list[int], length: int) -> bytes:
+    """The bitstring itself: bit 0 is the left-most bit of byte 0."""
     if length < MIN_STATUS_LIST_BITS or length % 8:
         raise ValueError("a status list holds at least 131,072 bits, a whole number of bytes")
     raw = bytearray(length // 8)
@@ -103,15 +104,20 @@ def encode_bitstring(set_bits: set[int] | list[int], length: int) -> str:
         if not 0 <= index < length:
             raise ValueError("status index out of the list")
         raw[index >> 3] |= 0x80 >> (index & 7)
+    return bytes(raw)
+
+
+def encode_bitstring(set_bits: set[int] | list[int], length: int) -> str:
+    """The `encodedList` of a Bitstring Status List: GZIP, then base64url multibase."""
     # mtime=0: the same bits always give the same bytes (stable ETag, reproducible tests).
-    return "u" + b64url(gzip.compress(bytes(raw), mtime=0))
+    return "u" + b64url(gzip.compress(raw_bitstring(set_bits, length), mtime=0))
 
 
 def decode_bitstring(encoded: str, max_bytes: int = 16 * 1024 * 1024) -> bytes:
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise ValueError("the encoded list is not base64url multibase")
     compressed = b64url_decode(encoded[1:])
-    decompressor = __import__("zlib").decompressobj(16 + 15)  # gzip wrapper
+    decompressor = zlib.decompressobj(16 + 15)  # gzip wrapper
     raw = decompressor.decompress(compressed, max_bytes)
     if decompressor.unconsumed_tail:
         raise ValueError("status list too large")

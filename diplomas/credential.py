@@ -14,6 +14,8 @@ JSON-LD processing and nothing unsigned can be slipped in:
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -159,6 +161,7 @@ def skeleton(shape: tuple) -> dict[str, Any]:
     }
 
 
+_SLOT_JSON = re.compile(r'"\{\{([a-z_]+)\}\}"')
 IRI_SLOTS = ["id", "issuer", "achievement_id", "academy_id", "status_id", "status_list"]
 
 
@@ -246,15 +249,18 @@ class CredentialFactory:
 
     issuer: Issuer
     private_key: Ed25519PrivateKey
-    _templates: dict[tuple, tuple[di.Template, dict]] = field(default_factory=dict)
+    _templates: dict[tuple, tuple[di.Template, list[str]]] = field(default_factory=dict)
 
-    def _template(self, shape: tuple) -> tuple[di.Template, dict]:
+    def _template(self, shape: tuple) -> tuple[di.Template, list[str]]:
+        """The RDF template of a shape, and its JSON split around the slots (even items are
+        JSON text, odd items slot names): filling it is a join and one json.loads."""
         if shape not in self._templates:
             document = skeleton(shape)
             slots = _slots_of(document, [])
             literal = [s for s in slots if s not in IRI_SLOTS]
             template, _shaped = di.Template.build(document, literal, IRI_SLOTS)
-            self._templates[shape] = (template, document)
+            parts = _SLOT_JSON.split(json.dumps(document, ensure_ascii=False))
+            self._templates[shape] = (template, parts)
         return self._templates[shape]
 
     def issue(
@@ -274,10 +280,14 @@ class CredentialFactory:
             valid_from=valid_from,
             salt=salt,
         )
-        template, document = self._template(_shape(claims))
+        template, parts = self._template(_shape(claims))
         canonical = template.canonical(values)
+        text = "".join(
+            part if i % 2 == 0 else json.dumps(values[part], ensure_ascii=False)
+            for i, part in enumerate(parts)
+        )
         return di.attach_proof(
-            fill(document, values),
+            json.loads(text),
             canonical,
             self.private_key,
             self.issuer.verification_method,

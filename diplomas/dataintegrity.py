@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +158,7 @@ def canonical_nquads(quads: list[Quad]) -> str:
         hashes[node] = hashlib.sha256("".join(lines).encode()).hexdigest()
     if len(set(hashes.values())) != len(hashes):
         return _pyld_canonical(quads)
-    labels = {
-        node: f"_:c14n{i}" for i, node in enumerate(sorted(hashes, key=hashes.__getitem__))
-    }
+    labels = {node: f"_:c14n{i}" for i, node in enumerate(sorted(hashes, key=hashes.__getitem__))}
     lines = [_line(quad, labels) for quad in quads]
     lines = sorted(set(lines))  # a dataset is a set: duplicates collapse, as in pyld
     return "".join(lines)
@@ -189,13 +187,23 @@ _LITERAL_MARK = "\ue000{}\ue001"
 _IRI_MARK = "urn:x-bac-slot:{}"
 
 
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 @dataclass
 class Template:
-    """A credential shape turned into quads once, with slots to fill per candidate."""
+    """A credential shape turned into quads once, with slots to fill per candidate.
+
+    The quads are compiled into N-Quads line formats: a slot or a blank node is a format field,
+    so a candidate's lines are `str.format_map` calls, hashed and sorted as RDFC-1.0 says."""
 
     quads: list[Quad]
     slots: dict[str, str]  # placeholder -> slot name
     iri_slots: frozenset[str]
+    formats: list[str] = field(default_factory=list)
+    slot_fields: dict[str, tuple[str, bool]] = field(default_factory=dict)  # mark -> (f, literal)
+    node_lines: dict[str, list[int]] = field(default_factory=dict)  # node field -> line formats
 
     @classmethod
     def build(
@@ -231,10 +239,46 @@ class Template:
         missing = [by_mark[m] for m in by_mark if not seen.get(m)]
         if missing:
             raise ValueError(f"slots not mapped to an RDF term: {missing}")
-        return cls(quads, by_mark, frozenset(iri_slots)), shaped
+        template = cls(quads, by_mark, frozenset(iri_slots))
+        template._compile()
+        return template, shaped
 
-    def canonical(self, values: Mapping[str, str]) -> str:
-        def check(name: str, value: str) -> str:
+    def _compile(self) -> None:
+        kinds: dict[str, set[str]] = {}
+        for quad in self.quads:
+            for term in quad:
+                if term[1] in self.slots:
+                    kinds.setdefault(term[1], set()).add(term[0])
+        for index, mark in enumerate(self.slots):
+            literal = kinds.get(mark) == {"L"}
+            if not literal and kinds.get(mark) != {"I"}:
+                raise ValueError(f"slot {self.slots[mark]} is both an IRI and a literal")
+            self.slot_fields[mark] = (f"s{index}", literal)
+        nodes = sorted({t[1] for q in self.quads for t in (q[0], q[2]) if t[0] == "B"})
+        node_fields = {node: f"b{index}" for index, node in enumerate(nodes)}
+        for line, quad in enumerate(self.quads):
+            parts = []
+            for term in quad:
+                if term[1] in self.slot_fields:
+                    name, literal = self.slot_fields[term[1]]
+                    if literal:
+                        suffix = _show(("L", "", term[2], term[3]))[2:]
+                        parts.append('"{' + name + '}"' + _braces(suffix))
+                    else:
+                        parts.append("<{" + name + "}>")
+                elif term[0] == "B":
+                    parts.append("{" + node_fields[term[1]] + "}")
+                    lines = self.node_lines.setdefault(node_fields[term[1]], [])
+                    if line not in lines:
+                        lines.append(line)
+                else:
+                    parts.append(_braces(_show(term)))
+            self.formats.append(" ".join(parts) + " .\n")
+
+    def _check(self, values: Mapping[str, str]) -> dict[str, str]:
+        resolved = {}
+        for mark, name in self.slots.items():
+            value = values[name]
             if not isinstance(value, str):
                 raise TypeError(f"slot {name} takes a string")
             if name in self.iri_slots:
@@ -242,9 +286,11 @@ class Template:
                     raise ValueError(f"slot {name} takes an absolute IRI")
             elif CONTROL.search(value):
                 raise ValueError(f"slot {name}: control characters are not allowed")
-            return value
+            resolved[mark] = value
+        return resolved
 
-        resolved = {mark: check(name, values[name]) for mark, name in self.slots.items()}
+    def quads_for(self, values: Mapping[str, str]) -> list[Quad]:
+        resolved = self._check(values)
         quads = []
         for quad in self.quads:
             new = []
@@ -253,7 +299,28 @@ class Template:
                     term = (term[0], resolved[term[1]], term[2], term[3])
                 new.append(term)
             quads.append((new[0], new[1], new[2]))
-        return canonical_nquads(quads)
+        return quads
+
+    def canonical(self, values: Mapping[str, str]) -> str:
+        """RDFC-1.0 of the template filled with `values` (the compiled fast path)."""
+        fields: dict[str, str] = {}
+        for mark, value in self._check(values).items():
+            name, literal = self.slot_fields[mark]
+            fields[name] = _nq_escape(value) if literal else value
+        for node in self.node_lines:
+            fields[node] = "_:z"
+        hashes: dict[str, str] = {}
+        formats = self.formats
+        for node, lines in self.node_lines.items():
+            fields[node] = "_:a"
+            rendered = sorted(formats[i].format_map(fields) for i in lines)
+            fields[node] = "_:z"
+            hashes[node] = hashlib.sha256("".join(rendered).encode()).hexdigest()
+        if len(set(hashes.values())) != len(hashes):
+            return canonical_nquads(self.quads_for(values))
+        for index, node in enumerate(sorted(hashes, key=hashes.__getitem__)):
+            fields[node] = f"_:c14n{index}"
+        return "".join(sorted({f.format_map(fields) for f in formats}))
 
 
 # --- sign and verify --------------------------------------------------------------------------
@@ -332,8 +399,8 @@ def verify(
         or not isinstance(proof.get("verificationMethod"), str)
         or not isinstance(proof.get("created"), str)
         or not isinstance(proof.get("proofValue"), str)
-        or set(proof) - {"type", "cryptosuite", "created", "verificationMethod", "proofPurpose",
-                         "proofValue"}
+        or set(proof)
+        - {"type", "cryptosuite", "created", "verificationMethod", "proofPurpose", "proofValue"}
     ):
         raise ProofError("malformed")
     context = document.get("@context")

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,10 +31,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from asn1crypto import keys as asn1_keys
+from asn1crypto import algos as asn1_algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -42,6 +44,8 @@ from django.utils.translation import gettext_lazy as _
 from convocations.pdf import _fit, _Output, _Pdf, _qr
 
 from . import pki
+
+logger = logging.getLogger(__name__)
 
 CREDENTIAL_NAME = "credential.json"
 SIGNATURE_FIELD = "DiplomaSignature"
@@ -111,6 +115,8 @@ def _rows(diploma) -> list[tuple[str, str, str, str]]:
     c = diploma.claims or {}
     birth = _day(c.get("birth_date"))
     mention_fr, mention_ar = MENTIONS.get(c.get("mention") or "", (str(c.get("mention")),) * 2)
+    mention_fr = c.get("mention_fr") or mention_fr
+    mention_ar = c.get("mention_ar") or mention_ar
     session = _claim(c, "session_year", "session")
     rows = [
         ("Nom", _claim(c, "last_name_latin").upper(), "النسب", _claim(c, "last_name_ar")),
@@ -126,14 +132,12 @@ def _rows(diploma) -> list[tuple[str, str, str, str]]:
         rows.append(("N° CNIE", c["cnie_number"], "رقم البطاقة الوطنية", c["cnie_number"]))
     rows += [
         ("Filière", _claim(c, "track_fr", "track"), "المسلك", _claim(c, "track_ar", "track")),
-        ("Session", session, "الدورة", session),
+        ("Session", _claim(c, "session_name", "session_year", "session"), "الدورة", session),
         ("Moyenne générale", _average(c), "المعدل العام", _average(c)),
         ("Mention", mention_fr, "الميزة", mention_ar),
     ]
     if c.get("school_fr") or c.get("school_ar"):
-        rows.append(
-            ("Établissement", _claim(c, "school_fr"), "المؤسسة", _claim(c, "school_ar"))
-        )
+        rows.append(("Établissement", _claim(c, "school_fr"), "المؤسسة", _claim(c, "school_ar")))
     rows.append(
         ("Académie", _claim(c, "academy_fr", "academy"), "الأكاديمية", _claim(c, "academy_ar"))
     )
@@ -172,7 +176,7 @@ def render_unsigned(diploma, credential: bytes) -> bytes:
     pdf.line(pdf.l_margin, top + 12, pdf.l_margin + width, top + 12)
 
     # Title band.
-    pdf.set_y(top + 20)
+    pdf.set_y(top + 16)
     pdf.set_text_color(*green)
     pdf.latin(20, bold=True)
     pdf.cell(width, 9, TITLE_FR, align="C", new_x="LMARGIN", new_y="NEXT")
@@ -184,6 +188,17 @@ def render_unsigned(diploma, credential: bytes) -> bytes:
     pdf.cell(half, 6, f"Session {session}", align="R")
     pdf.arabic(11)
     pdf.cell(half, 6, f"  دورة {session}", align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    latin_name = f"{_claim(c, 'first_name_latin')} {_claim(c, 'last_name_latin').upper()}"
+    arabic_name = f"{_claim(c, 'first_name_ar')} {_claim(c, 'last_name_ar')}"
+    pdf.latin(10)
+    pdf.cell(half, 7, "décerné à ", align="R")
+    pdf.arabic(11)
+    pdf.cell(half, 7, "  تمنح إلى", align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.latin(14, bold=True)
+    pdf.cell(half, 8, _fit(pdf, latin_name, half - 4), align="R")
+    pdf.arabic(16, bold=True)
+    pdf.cell(half, 8, _fit(pdf, arabic_name, half - 4), align="L", new_x="LMARGIN", new_y="NEXT")
 
     # The diploma's statements: French | Arabic, the QR code on the right.
     qr_size = 62
@@ -191,7 +206,7 @@ def render_unsigned(diploma, credential: bytes) -> bytes:
     column = table_w / 2
     label_w = 27
     value_w = column - label_w - 2
-    band = pdf.get_y() + 8
+    band = pdf.get_y() + 6
     _qr(pdf, diploma.qr, pdf.l_margin + width - qr_size, band - 2, qr_size)
     pdf.set_xy(pdf.l_margin + width - qr_size, band + qr_size - 3)
     pdf.latin(7)
@@ -225,7 +240,7 @@ def render_unsigned(diploma, credential: bytes) -> bytes:
     pdf.set_draw_color(*green)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
     pdf.ln(1.5)
-    issued = _day(diploma.issued_at)
+    issued = _day(c.get("issued_on") or diploma.issued_at)
     pdf.latin(8.5, bold=True)
     pdf.cell(
         half,
@@ -267,9 +282,14 @@ def credential_bytes(diploma) -> bytes:
 # --- signing -----------------------------------------------------------------------------------
 
 
+_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
 @functools.lru_cache(maxsize=8)
 def _signer(kid: str):
-    """pyHanko's signer for an issuing identity, built once per process and kid."""
+    """pyHanko's signer for an issuing identity, built once per process and kid. It signs
+    through the identity's own key object, so that a key held in a PKCS#11 token
+    (pki._TokenKey) signs PDFs exactly as a key in a file does."""
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -280,19 +300,18 @@ def _signer(kid: str):
         asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
         for cert in identity.chain
     ]
-    if getattr(identity.private_key, "pkcs11", None) is not None:
-        return identity.private_key.pkcs11.pdf_signer(chain)
-    key = asn1_keys.PrivateKeyInfo.load(
-        identity.private_key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return signers.SimpleSigner(
+
+    class IdentitySigner(signers.Signer):
+        async def async_sign_raw(
+            self, data: bytes, digest_algorithm: str, dry_run: bool = False
+        ) -> bytes:
+            algorithm = _HASHES[digest_algorithm.lower()]()
+            return identity.private_key.sign(data, ec.ECDSA(algorithm))  # DER, as CMS wants
+
+    return IdentitySigner(
         signing_cert=chain[0],
-        signing_key=key,
         cert_registry=SimpleCertificateStore.from_certs(chain),
+        signature_mechanism=asn1_algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
     )
 
 
@@ -406,8 +425,8 @@ def verify_pdf(data: bytes, trust_roots: list[x509.Certificate] | None = None) -
     (for the caller to check the VC and its status). Never raises on bad input."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
@@ -432,6 +451,9 @@ def verify_pdf(data: bytes, trust_roots: list[x509.Certificate] | None = None) -
     try:
         status = validate_pdf_signature(signature, context)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError):
+        return _verdict(PdfReason.INVALID)
+    except Exception:  # a verifier answers; whatever a crafted file trips in a library
+        logger.warning("diploma PDF validation failed unexpectedly", exc_info=True)
         return _verdict(PdfReason.INVALID)
     cert = signature.signer_cert
     kid = pki.b64url(hashlib.sha256(cert.dump()).digest()[:8])
@@ -478,7 +500,7 @@ def bench_pdf(diplomas: list, rounds: int = 1) -> dict[str, float]:
     started = time.process_time()
     wall = time.perf_counter()
     count = 0
-    for _ in range(rounds):
+    for _round in range(rounds):
         for diploma in diplomas:
             build_pdf(diploma)
             count += 1

@@ -26,9 +26,10 @@ set, the files must exist: nothing is generated, a missing file is a configurati
 
 PKCS#11 (DIPLOMA_PKCS11_MODULE, _TOKEN, _KEY_LABEL, PIN in DIPLOMA_PKCS11_PIN): the issuing
 private key stays in the token (an HSM); `issuer.pem` holds only its certificate. The key is
-reached through python-pkcs11 (pyHanko's own PKCS#11 dependency, `pip install python-pkcs11`)
-and wrapped as a `cryptography` EllipticCurvePrivateKey whose sign() asks the token, so the
-QR and PDF code does not know where the key lives.
+reached through python-pkcs11 (pyHanko's own PKCS#11 dependency; the optional extra
+`pip install .[pkcs11]`) and wrapped as a `cryptography` EllipticCurvePrivateKey whose sign()
+asks the token, so the QR, SD-JWT and PDF code does not know where the key lives. Tested with
+SoftHSM2 (tests/diplomas/test_pki.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import datetime as dt
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,12 +258,17 @@ def _generate(directory: Path) -> None:
         # The key first: a root certificate without its key could never issue again.
         if _write_new(directory / ROOT_KEY, _key_pem(root_key)):
             _write_new(directory / ROOT_CERT, _cert_pem(root), replace=True)
+        else:  # another worker won: its certificate follows its key within moments
+            deadline = time.monotonic() + 10
+            while not (directory / ROOT_CERT).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
     if not (directory / ISSUER).exists():
         root_key, root = _load_root_key(directory), _load_root(directory)
         key, certificate = make_issuer(root_key, root)
         assert key is not None
-        _archive(directory, certificate)
-        _write_new(directory / ISSUER, _key_pem(key) + _cert_pem(certificate))
+        # Archived only by the winner: a loser's certificate never signed anything.
+        if _write_new(directory / ISSUER, _key_pem(key) + _cert_pem(certificate)):
+            _archive(directory, certificate)
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -302,18 +309,116 @@ def _load_issuer(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Cert
     data = _read(directory / ISSUER)
     certificate = x509.load_pem_x509_certificate(data)
     if _pkcs11_configured():
-        from .pkcs11 import token_key
-
-        key = token_key(certificate)
+        key = _TokenKey(certificate)
     else:
         key = serialization.load_pem_private_key(data, password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
-        key.curve, ec.SECP256R1
-    ):
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ImproperlyConfigured("diploma PKI: the issuing key must be a P-256 EC key")
-    if key.public_key().public_numbers() != certificate.public_key().public_numbers():
+    if isinstance(key, _TokenKey):
+        # The token's key must be the certificate's: one signature, checked, at load time.
+        probe = b"diploma PKI: does the token hold the certificate's key?"
+        try:
+            certificate.public_key().verify(
+                key.sign(probe, ec.ECDSA(hashes.SHA256())), probe, ec.ECDSA(hashes.SHA256())
+            )
+        except Exception as error:  # InvalidSignature, or the token's own errors
+            raise ImproperlyConfigured(
+                f"diploma PKI: the PKCS#11 key does not match the certificate: {error!r}"
+            ) from None
+    elif key.public_key().public_numbers() != certificate.public_key().public_numbers():
         raise ImproperlyConfigured("diploma PKI: the issuing key does not match its certificate")
     return key, certificate
+
+
+class _Token:
+    """One logged-in PKCS#11 session per process (python-pkcs11 sessions do not survive a
+    fork and are not thread-safe: a lock serialises the signatures)."""
+
+    _sessions: dict[tuple, tuple[int, object]] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def session(cls):
+        import pkcs11
+
+        config = (
+            settings.DIPLOMA_PKCS11_MODULE,
+            settings.DIPLOMA_PKCS11_TOKEN,
+            getattr(settings, "DIPLOMA_PKCS11_PIN", ""),
+        )
+        cached = cls._sessions.get(config)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        module, label, pin = config
+        token = pkcs11.lib(module).get_token(token_label=label)
+        session = token.open(user_pin=pin or None)
+        cls._sessions[config] = (os.getpid(), session)
+        return session
+
+
+class _TokenKey(ec.EllipticCurvePrivateKey):
+    """The issuing key in a PKCS#11 token, seen as a `cryptography` private key: sign()
+    hashes here and has the token sign the digest (CKM_ECDSA, which every token offers),
+    then returns the DER signature `cryptography` returns. The key never leaves the token."""
+
+    def __init__(self, certificate: x509.Certificate) -> None:
+        public = certificate.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise ImproperlyConfigured("diploma PKI: the token's certificate is not an EC one")
+        self._public = public
+        self._label = settings.DIPLOMA_PKCS11_KEY_LABEL
+
+    def _key(self):
+        from pkcs11 import ObjectClass
+
+        return _Token.session().get_key(object_class=ObjectClass.PRIVATE_KEY, label=self._label)
+
+    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.utils import (
+            Prehashed,
+            encode_dss_signature,
+        )
+        from pkcs11 import Mechanism
+
+        algorithm = signature_algorithm.algorithm
+        if isinstance(algorithm, Prehashed):
+            digest = data
+        else:
+            hasher = hashes.Hash(algorithm)
+            hasher.update(data)
+            digest = hasher.finalize()
+        with _Token._lock:
+            raw = self._key().sign(digest, mechanism=Mechanism.ECDSA)
+        half = len(raw) // 2
+        return encode_dss_signature(
+            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+        )
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve
+
+    @property
+    def key_size(self) -> int:
+        return self._public.curve.key_size
+
+    def exchange(self, algorithm, peer_public_key) -> bytes:
+        raise NotImplementedError("the diploma issuing key only signs")
+
+    def private_numbers(self):
+        raise NotImplementedError("the key stays in the PKCS#11 token")
+
+    def private_bytes(self, encoding, format, encryption_algorithm) -> bytes:  # noqa: A002
+        raise NotImplementedError("the key stays in the PKCS#11 token")
+
+    def __copy__(self) -> _TokenKey:
+        return self
+
+    def __deepcopy__(self, memo) -> _TokenKey:
+        return self
 
 
 def _load(directory: Path) -> _State:
@@ -401,9 +506,7 @@ def certificate_for(kid: str) -> x509.Certificate | None:
     return _state().issuers.get(kid)
 
 
-def rotate(
-    certificate_pem: bytes | None = None, key_pem: bytes | None = None
-) -> tuple[str, str]:
+def rotate(certificate_pem: bytes | None = None, key_pem: bytes | None = None) -> tuple[str, str]:
     """Install a new issuing certificate under the same root; the old one stays in the archive.
 
     Without arguments a key pair is generated and certified with the root key (which must be

@@ -18,13 +18,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import logging
 import math
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-import logging
-import time
-
 from django.core.cache import cache as shared_cache
 from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest

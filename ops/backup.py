@@ -232,6 +232,10 @@ def restore(directory: Path) -> dict:
         shutil.copy2(path, destination)
     counts = row_counts()
     if counts != database["rows"]:
-        differ = sorted(t for t in set(counts) | set(database["rows"]) if counts.get(t) != database["rows"].get(t))
+        differ = sorted(
+            t
+            for t in set(counts) | set(database["rows"])
+            if counts.get(t) != database["rows"].get(t)
+        )
         raise BackupError(f"restored row counts differ from the backup's: {', '.join(differ[:10])}")
     return manifest

@@ -109,9 +109,7 @@ def flush_outbox(limit: int = 500) -> int:
     sent = 0
     while sent < limit:
         with transaction.atomic():
-            row = (
-                OutboxTask.objects.select_for_update(skip_locked=True).order_by("id").first()
-            )
+            row = OutboxTask.objects.select_for_update(skip_locked=True).order_by("id").first()
             if row is None:
                 return sent
             options = dict(row.options)

@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line, with the request id.
 
-    {"time": "...", "level": "INFO", "logger": "results.api", "message": "...",
-     "request_id": "…", "task_id": "…", "process": 1234, "exc": "Traceback…"}
+{"time": "...", "level": "INFO", "logger": "results.api", "message": "...",
+ "request_id": "…", "task_id": "…", "process": 1234, "exc": "Traceback…"}
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import logging
 from .context import request_id
 
 # Attributes every LogRecord has; anything else was passed with extra={} and is kept.
-_STANDARD = set(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
-) | {"message", "asctime", "request_id", "task_id"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()) | {
+    "message",
+    "asctime",
+    "request_id",
+    "task_id",
+}
 
 
 class RequestIdFilter(logging.Filter):

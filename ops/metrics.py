@@ -29,9 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 logger = logging.getLogger(__name__)
 
-REQUESTS = Counter(
-    "bac_http_requests", "HTTP requests answered", ["view", "method", "status"]
-)
+REQUESTS = Counter("bac_http_requests", "HTTP requests answered", ["view", "method", "status"])
 LATENCY = Histogram(
     "bac_http_request_duration_seconds",
     "Time to answer a request, in the application",

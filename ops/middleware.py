@@ -61,6 +61,4 @@ class StorageFullMiddleware:
         if not is_disk_full(exception):
             return None
         logger.error("storage full while answering %s", request.path)
-        return HttpResponse(
-            render_to_string("ops/storage_full.html", request=request), status=507
-        )
+        return HttpResponse(render_to_string("ops/storage_full.html", request=request), status=507)

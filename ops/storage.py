@@ -47,4 +47,3 @@ class SafeFileSystemStorage(FileSystemStorage):
             except FileNotFoundError:
                 pass
         return str(name).replace("\\", "/")
-

@@ -38,7 +38,8 @@ class RequestContext:
 
         def start(status, headers, exc_info=None):
             status_code[0] = status[:3]
-            headers.append(("X-Request-ID", rid))
+            if not any(name.lower() == "x-request-id" for name, _value in headers):
+                headers.append(("X-Request-ID", rid))
             return start_response(status, headers, exc_info)
 
         try:
@@ -46,7 +47,9 @@ class RequestContext:
         finally:
             view = environ.get(VIEW_KEY) or _FAST_PATHS.get(environ.get("PATH_INFO", ""), "other")
             try:
-                metrics.REQUESTS.labels(view, environ.get("REQUEST_METHOD", ""), status_code[0]).inc()
+                metrics.REQUESTS.labels(
+                    view, environ.get("REQUEST_METHOD", ""), status_code[0]
+                ).inc()
                 metrics.LATENCY.labels(view).observe(time.perf_counter() - started)
             finally:
                 request_id.reset(token)

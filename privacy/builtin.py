@@ -101,18 +101,28 @@ def export_cnie_copies(candidate, actor, address) -> Export:
     return out
 
 
+PURGE_BATCH = 500
+
+
+def _batches(rows: list, size: int = PURGE_BATCH):
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
 def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
     from audit.services import Change, record_changes
     from candidates.models import CnieDocument
 
     expired = list(
-        CnieDocument.objects.filter(uploaded_at__lt=cutoff).only(
-            "pk", "candidate_id", "sha256", "encrypted_file", "is_current"
-        )
+        CnieDocument.objects.filter(uploaded_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", "candidate_id", "sha256", "encrypted_file")
     )
     if dry_run or not expired:
         return len(expired)
-    for document in expired:
+    for batch in _batches(expired):
+        # One transaction per batch: the rows, their access logs (cascade) and the audit
+        # entries go together; the files only once that has committed.
         with transaction.atomic():
             record_changes(
                 None,
@@ -120,17 +130,18 @@ def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
                     Change(
                         action="cnie_copy.purge",
                         object_type="cnie_document",
-                        object_id=str(document.pk),
-                        before={"document": document.pk, "sha256": document.sha256},
+                        object_id=str(pk),
+                        before={"document": pk, "sha256": sha256},
                         after={},
                         reason="retention period over",
-                        candidate_id=document.candidate_id,
+                        candidate_id=candidate_id,
                     )
+                    for pk, candidate_id, sha256, _name in batch
                 ],
             )
-            # Its access log goes with it (cascade); the audit entry above stays.
-            document.delete()
-        _delete_file(document.encrypted_file)
+            CnieDocument.objects.filter(pk__in=[row[0] for row in batch]).delete()
+        for *_rest, name in batch:
+            _delete_file(name)
     return len(expired)
 
 
@@ -278,28 +289,33 @@ def purge_evidence(cutoff: datetime.datetime, dry_run: bool) -> int:
         CorrectionRequest.objects.exclude(status=CorrectionRequest.Status.PENDING)
         .exclude(evidence_file="")
         .filter(decided_at__lt=cutoff)
-        .only("pk", "candidate_id", "evidence_file", "evidence_sha256")
+        .order_by("pk")
+        .values_list("pk", "candidate_id", "evidence_sha256", "evidence_file")
     )
     if dry_run or not expired:
         return len(expired)
-    for report in expired:
+    for batch in _batches(expired):
         with transaction.atomic():
-            CorrectionRequest.objects.filter(pk=report.pk).update(evidence_file="")
+            CorrectionRequest.objects.filter(pk__in=[row[0] for row in batch]).update(
+                evidence_file=""
+            )
             record_changes(
                 None,
                 [
                     Change(
                         action="evidence.purge",
                         object_type="correction_request",
-                        object_id=str(report.pk),
-                        before={"evidence_sha256": report.evidence_sha256},
+                        object_id=str(pk),
+                        before={"evidence_sha256": sha256},
                         after={},
                         reason="retention period over",
-                        candidate_id=report.candidate_id,
+                        candidate_id=candidate_id,
                     )
+                    for pk, candidate_id, sha256, _name in batch
                 ],
             )
-        _delete_file(report.evidence_file)
+        for *_rest, name in batch:
+            _delete_file(name)
     return len(expired)
 
 

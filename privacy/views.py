@@ -71,7 +71,7 @@ def export(request: HttpRequest) -> HttpResponse:
     if not decision.allowed:
         messages.error(
             request,
-            _("You have asked for many exports. Try again in %(minutes)s minutes.")
+            _("You have asked for many exports. Try again later (in %(minutes)s min).")
             % {"minutes": decision.retry_after_minutes},
         )
         response = redirect("privacy:mine")

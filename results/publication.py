@@ -391,9 +391,7 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
             # A second delivery of the task (acks_late after a lost worker) may have waited for
             # the lock while the first finished: do nothing twice.
             if (
-                Publication.objects.filter(pk=publication.pk)
-                .values_list("status", flat=True)
-                .get()
+                Publication.objects.filter(pk=publication.pk).values_list("status", flat=True).get()
                 != Status.PREPARING
             ):
                 return Publication.objects.get(pk=publication.pk)

@@ -701,12 +701,18 @@ def _payload_from_database(publication_id: int, query: Query) -> str | None:
 def result_for_candidate(candidate, now: float | None = None) -> Outcome:
     """A signed-in candidate's current result (no rate limit: it is their own)."""
     now = clock() if now is None else now
-    pointer = _pointer_for(candidate.session_id, now)
+    try:
+        pointer = _pointer_for(candidate.session_id, now)
+    except _CACHE_DOWN:  # Redis down: the database knows which publications are live
+        pointer = build_pointer(candidate.session_id, live_publications(candidate.session_id, now))
     namespaces = public_publications(pointer, now)
     if not namespaces:
         return Outcome(NOT_PUBLISHED)
     digest = lookup_digest(lookup_key(), MASSAR, candidate.massar_code, candidate.birth_date)
-    values, _ready = get_store().fetch(namespaces, digest)
+    try:
+        values, _ready = get_store().fetch(namespaces, digest)
+    except _CACHE_DOWN:
+        values = [None] * len(namespaces)
     for ns, value in zip(namespaces, values, strict=True):
         if value:
             return Outcome(FOUND, decode_entry(value), ns, _publish_at(pointer, ns))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 WIDTH = 640
 LABEL = 170
@@ -13,11 +13,11 @@ BAR = 20
 GAP = 10
 
 PARTS = (
-    ("full", "#1d6b36", _("Full grants")),
-    ("half", "#2f6fb0", _("Half grants")),
-    ("refused", "#a4161a", _("Refused")),
-    ("void", "#6b7580", _("Void")),
-    ("pending", "#a3600f", _("Not decided yet")),
+    ("full", "#1d6b36", pgettext_lazy("scholarship statistics", "Full grants")),
+    ("half", "#2f6fb0", pgettext_lazy("scholarship statistics", "Half grants")),
+    ("refused", "#a4161a", pgettext_lazy("scholarship statistics", "Refused")),
+    ("void", "#6b7580", pgettext_lazy("scholarship statistics", "Void")),
+    ("pending", "#a3600f", pgettext_lazy("scholarship statistics", "Not decided yet")),
 )
 
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from exams.models import Academy
+
 from .models import Decision, DocumentKind, Relation, Situation, Status
 from .register import parse_number
 
@@ -151,7 +153,16 @@ class FilterForm(forms.Form):
         choices=[("", _("All"))] + [c for c in Decision.choices if c[0]],
     )
     q = forms.CharField(label=_("Reference, Massar code or RSU"), required=False, max_length=40)
+    academy = forms.ModelChoiceField(
+        label=_("Academy"), queryset=Academy.objects.all(), required=False, empty_label=_("All")
+    )
     flagged = forms.BooleanField(label=_("Duplicate RSU only"), required=False)
+
+    def __init__(self, *args, national: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not national:
+            # An academy's members see only their academy: the choice would be empty talk.
+            del self.fields["academy"]
 
 
 class RegisterImportForm(forms.Form):

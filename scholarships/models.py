@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Programme(models.Model):
@@ -136,17 +137,17 @@ class CommissionMember(models.Model):
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    SUBMITTED = "submitted", _("Submitted, under review")
-    VOID = "void", _("Void: not eligible")
-    DECIDED = "decided", _("Decided")
+    DRAFT = "draft", pgettext_lazy("scholarship application", "Draft")
+    SUBMITTED = "submitted", pgettext_lazy("scholarship application", "Submitted, under review")
+    VOID = "void", pgettext_lazy("scholarship application", "Void: not eligible")
+    DECIDED = "decided", pgettext_lazy("scholarship application", "Decided")
 
 
 class Decision(models.TextChoices):
-    NONE = "", _("No decision yet")
-    FULL = "full", _("Full grant")
-    HALF = "half", _("Half grant")
-    REFUSED = "refused", _("Refused")
+    NONE = "", pgettext_lazy("scholarship decision", "No decision yet")
+    FULL = "full", pgettext_lazy("scholarship decision", "Full grant")
+    HALF = "half", pgettext_lazy("scholarship decision", "Half grant")
+    REFUSED = "refused", pgettext_lazy("scholarship decision", "Refused")
 
 
 class AppealStatus(models.TextChoices):

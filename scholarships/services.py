@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from .models import (
     Status,
     StatusEvent,
 )
+
+logger = logging.getLogger(__name__)
 
 STEPS = ("identity", "household", "incomes", "registers", "studies", "documents")
 OBJECT = "scholarships.application"
@@ -197,6 +200,7 @@ def save_version(
             created_by=actor,
             **{k: values[k] for k in VERSION_FIELDS if k in values},
         )
+        version.refresh_from_db()  # stored values (e.g. decimals at their scale) are audited
         before = {k: _plain(v) for k, v in version_values(previous).items()}
         after = {k: _plain(v) for k, v in version_values(version).items()}
         record_changes(
@@ -214,6 +218,16 @@ def save_version(
             ],
         )
     return version
+
+
+def save_programme(
+    session: ExamSession, actor, values: dict[str, Any], reason: str = ""
+) -> ProgrammeVersion:
+    """A new version of the session's programme, creating the programme on its first save
+    (nothing is created if the version is refused)."""
+    with transaction.atomic():
+        programme, _created = Programme.objects.get_or_create(session=session)
+        return save_version(programme, actor, values, reason)
 
 
 def default_values(session: ExamSession, now: _dt.datetime | None = None) -> dict[str, Any]:
@@ -583,7 +597,7 @@ def submit(application: Application, actor, now: _dt.datetime | None = None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         application = (
-            Application.objects.select_for_update()
+            Application.objects.select_for_update(of=("self",))
             .select_related("candidate__session", "programme__session")
             .get(pk=application.pk)
         )
@@ -604,6 +618,9 @@ def submit(application: Application, actor, now: _dt.datetime | None = None) -> 
             )
         version = application.programme.current_version()
         reasons = eligibility.at_submission(facts_of(application), criteria_of(version))
+        final = final_decision(application.candidate, now)
+        if final is not None:
+            reasons += eligibility.at_results(final)
         if reasons:
             raise ScholarshipRefused(
                 _("Your application cannot be submitted:"),
@@ -645,20 +662,21 @@ def step_label(step: str) -> str:
 RECHECKED = (Status.SUBMITTED, Status.DECIDED, Status.VOID)
 
 
-def apply_final_result(
-    application: Application, decision: str, sitting: str, general_average=None
-) -> bool:
-    """Follow the candidate's bac result: a non-admitted candidate's application becomes void,
-    a voided one comes back when a corrected result admits them. A catch-up decision of the
-    normal sitting is not final (the catch-up sitting decides). Returns whether it changed."""
+_RECHECK_FIELDS = ("status", "void_reasons", "voided_at", "general_average")
+
+
+def _follow_result(
+    application: Application, decision: str, sitting: str, general_average
+) -> dict[str, Any] | None:
+    """Move the application to what the result says, in memory; returns the audited `before`
+    values if anything changed, else None. A non-admitted candidate's application becomes void;
+    a voided one comes back when a corrected result admits them (or makes them catch-up
+    candidates again). A catch-up decision of the normal sitting is not final."""
     from results.models import Decision as ResultDecision
     from results.models import Sitting
 
-    if application.status not in RECHECKED:
-        return False
-    pending = decision == ResultDecision.CATCH_UP and sitting == Sitting.NORMAL
-    if decision == ResultDecision.INCOMPLETE:
-        return False
+    if application.status not in RECHECKED or decision == ResultDecision.INCOMPLETE:
+        return None
     before = {
         "status": application.status,
         "void_reasons": application.void_reasons,
@@ -668,71 +686,190 @@ def apply_final_result(
     if general_average is not None and application.general_average != general_average:
         application.general_average = general_average
         changed = True
-    note = ""
-    if not pending and eligibility.at_results(decision):
-        if application.status != Status.VOID:
-            application.status = Status.VOID
-            application.void_reasons = eligibility.at_results(decision)
-            application.voided_at = timezone.now()
-            note = reason_message(eligibility.Reason.NOT_ADMITTED)
-            changed = True
-    elif application.status == Status.VOID and application.void_reasons == [
-        eligibility.Reason.NOT_ADMITTED
-    ]:
+    pending = decision == ResultDecision.CATCH_UP and sitting == Sitting.NORMAL
+    reasons = [] if pending else eligibility.at_results(decision)
+    if reasons and application.status != Status.VOID:
+        application.status = Status.VOID
+        application.void_reasons = reasons
+        application.voided_at = timezone.now()
+        changed = True
+    elif (
+        not reasons
+        and application.status == Status.VOID
+        and application.void_reasons == [eligibility.Reason.NOT_ADMITTED]
+    ):
         application.status = Status.DECIDED if application.decision else Status.SUBMITTED
         application.void_reasons = []
         application.voided_at = None
-        note = _("Your corrected result makes your application valid again.")
         changed = True
-    if not changed:
+    return before if changed else None
+
+
+def _recheck_change(application: Application, before: dict[str, Any]) -> Change:
+    after = {k: getattr(application, k) for k in before}
+    return Change(
+        action="scholarships.results_recheck",
+        object_type=OBJECT,
+        object_id=str(application.pk),
+        before={k: _plain(v) for k, v in before.items()},
+        after={k: _plain(v) for k, v in after.items()},
+        candidate_id=application.candidate_id,
+    )
+
+
+def apply_final_result(
+    application: Application, decision: str, sitting: str, general_average=None
+) -> bool:
+    """Follow one candidate's result (a corrected one); returns whether the application changed."""
+    before = _follow_result(application, decision, sitting, general_average)
+    if before is None:
         return False
     with transaction.atomic():
-        application.save()
-        after = {
-            "status": application.status,
-            "void_reasons": application.void_reasons,
-            "general_average": application.general_average,
-        }
-        _audit(None, application, "scholarships.results_recheck", before, after)
+        application.save(update_fields=[*_RECHECK_FIELDS, "updated_at"])
+        record_changes(None, [_recheck_change(application, before)])
         if before["status"] != application.status:
-            _event(application, note)
+            _event(application)
     return True
 
 
-def recheck_publication(publication) -> int:
-    """Re-check every application of the publication's candidates; returns how many changed."""
+def recheck_publication(publication, chunk: int = 2000) -> int:
+    """Re-check the applications of the publication's candidates, in chunks (one query for
+    their results, one bulk update, one audit batch and one notification batch per chunk);
+    returns how many changed. Scales with the applications, not with the 500,000 results."""
+    from notifications.services import queue_bulk_notifications, site_url
     from results.models import PublishedResult
 
-    rows = {
-        candidate_id: (decision, general)
-        for candidate_id, decision, general in PublishedResult.objects.filter(
-            publication=publication
-        ).values_list("candidate_id", "decision", "general_average")
-    }
-    if not rows:
-        return 0
-    changed = 0
-    applications = Application.objects.filter(
-        candidate_id__in=list(rows), status__in=RECHECKED
-    ).select_related("candidate")
-    for application in applications.iterator(chunk_size=2000):
-        decision, general = rows[application.candidate_id]
-        changed += apply_final_result(application, decision, publication.sitting, general)
-    return changed
+    ids = list(
+        Application.objects.filter(
+            programme__session_id=publication.session_id, status__in=RECHECKED
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    url = site_url() + reverse("scholarships:mine")
+    total = 0
+    for start in range(0, len(ids), chunk):
+        applications = list(Application.objects.filter(pk__in=ids[start : start + chunk]))
+        results = {
+            candidate_id: (decision, general)
+            for candidate_id, decision, general in PublishedResult.objects.filter(
+                publication=publication,
+                candidate_id__in=[a.candidate_id for a in applications],
+            ).values_list("candidate_id", "decision", "general_average")
+        }
+        changed: list[tuple[Application, dict[str, Any]]] = []
+        for application in applications:
+            if application.candidate_id not in results:
+                continue
+            decision, general = results[application.candidate_id]
+            before = _follow_result(application, decision, publication.sitting, general)
+            if before is not None:
+                changed.append((application, before))
+        if not changed:
+            continue
+        moved = [a for a, before in changed if before["status"] != a.status]
+        with transaction.atomic():
+            now = timezone.now()
+            for application, _before in changed:
+                application.updated_at = now
+            Application.objects.bulk_update(
+                [a for a, _b in changed], [*_RECHECK_FIELDS, "updated_at"], batch_size=1000
+            )
+            record_changes(None, [_recheck_change(a, before) for a, before in changed])
+            StatusEvent.objects.bulk_create(
+                [
+                    StatusEvent(
+                        application=a,
+                        status=a.status,
+                        decision=a.decision,
+                        appeal_status=a.appeal_status,
+                    )
+                    for a in moved
+                ]
+            )
+            for status in {a.status for a in moved}:
+                queue_bulk_notifications(
+                    "scholarship_status",
+                    f"scholarship.results.{publication.pk}.{status}",
+                    [a.candidate_id for a in moved if a.status == status],
+                    {"url": url},
+                )
+        total += len(changed)
+    return total
+
+
+def final_decision(candidate: Candidate, now: _dt.datetime | None = None) -> str | None:
+    """The candidate's final bac decision if public results already settle it, else None (no
+    result yet, or a catch-up decision before the catch-up sitting's results)."""
+    from results.models import Decision as ResultDecision
+    from results.models import Publication, PublishedResult, Sitting
+
+    row = (
+        PublishedResult.objects.filter(
+            candidate=candidate,
+            publication__status=Publication.Status.READY,
+            publication__publish_at__lte=now or timezone.now(),
+        )
+        .order_by("-publication__publish_at", "-publication__version")
+        .values_list("decision", "publication__sitting")
+        .first()
+    )
+    if row is None:
+        return None
+    decision, sitting = row
+    if decision == ResultDecision.INCOMPLETE or (
+        decision == ResultDecision.CATCH_UP and sitting == Sitting.NORMAL
+    ):
+        return None
+    return decision
 
 
 def on_publication_made_public(sender, publication, **kwargs) -> None:
-    recheck_publication(publication)
+    # A failure here must not stop the results service that sent the signal (other
+    # publications are notified in the same loop): it is logged, and
+    # `manage.py recheck_scholarships` runs the re-check again (it is idempotent).
+    try:
+        recheck_publication(publication)
+    except Exception:
+        logger.exception("scholarship re-check of publication %s failed", publication.pk)
 
 
 def on_result_republished(sender, candidate, publication, computed_result, **kwargs) -> None:
-    for application in Application.objects.filter(candidate=candidate, status__in=RECHECKED):
-        apply_final_result(
-            application,
-            computed_result.decision,
-            publication.sitting,
-            computed_result.general_average,
+    try:
+        for application in Application.objects.filter(candidate=candidate, status__in=RECHECKED):
+            apply_final_result(
+                application,
+                computed_result.decision,
+                publication.sitting,
+                computed_result.general_average,
+            )
+    except Exception:
+        logger.exception("scholarship re-check of candidate %s failed", candidate.pk)
+
+
+def recheck_session(session: ExamSession) -> int:
+    """Re-check every application of the session against its candidate's latest public
+    result (a recovery tool: one query per application); returns the number of changes."""
+    from results.models import Publication, PublishedResult
+
+    changed = 0
+    applications = Application.objects.filter(
+        programme__session=session, status__in=RECHECKED
+    ).order_by("pk")
+    for application in applications.iterator(chunk_size=500):
+        row = (
+            PublishedResult.objects.filter(
+                candidate_id=application.candidate_id,
+                publication__status=Publication.Status.READY,
+                publication__publish_at__lte=timezone.now(),
+            )
+            .order_by("-publication__publish_at", "-publication__version")
+            .values_list("decision", "publication__sitting", "general_average")
+            .first()
         )
+        if row is not None:
+            changed += apply_final_result(application, *row)
+    return changed
 
 
 # -- Appeals (the candidate) ------------------------------------------------------------------
@@ -763,7 +900,7 @@ def file_appeal(
     if not text:
         raise ScholarshipRefused(_("Explain why you appeal."), "text")
     with transaction.atomic():
-        application = Application.objects.select_for_update().get(pk=application.pk)
+        application = Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
         if not can_appeal(application, now):
             raise ScholarshipRefused(
                 _(
@@ -838,7 +975,7 @@ def decide(
         )
     with transaction.atomic():
         application = (
-            Application.objects.select_for_update()
+            Application.objects.select_for_update(of=("self",))
             .select_related("version", "candidate")
             .get(pk=application.pk)
         )
@@ -848,12 +985,16 @@ def decide(
             )
         if application.appeal_status == AppealStatus.PENDING:
             raise ScholarshipRefused(_("An appeal is pending: decide the appeal instead."))
-        version = application.version or application.programme.current_version()
+        # The application is judged under the rules in force when the commission decides
+        # (amounts included); the version is recorded with the decision.
+        version = application.programme.current_version()
         before = {
             "status": application.status,
             "decision": application.decision,
             "amount": application.amount,
+            "version": application.version.number if application.version else None,
         }
+        application.version = version
         application.status = Status.DECIDED
         application.decision = decision
         application.decision_reason = reason[:500]
@@ -869,7 +1010,12 @@ def decide(
             application,
             "scholarships.decide",
             before,
-            {"status": application.status, "decision": decision, "amount": application.amount},
+            {
+                "status": application.status,
+                "decision": decision,
+                "amount": application.amount,
+                "version": version.number,
+            },
             reason,
         )
         _event(application, reason)
@@ -907,7 +1053,9 @@ def decide_appeal(
         raise ScholarshipRefused(_("An upheld appeal grants a full or a half grant."), "decision")
     with transaction.atomic():
         application = (
-            Application.objects.select_for_update().select_related("version").get(pk=application.pk)
+            Application.objects.select_for_update(of=("self",))
+            .select_related("version")
+            .get(pk=application.pk)
         )
         if application.appeal_status != AppealStatus.PENDING:
             raise ScholarshipRefused(_("No appeal is pending on this application."))
@@ -1001,14 +1149,24 @@ def rank_programme(programme: Programme, actor) -> dict[str, Any]:
     by_id = {r.id: r for r in ranked}
     with transaction.atomic():
         Application.objects.filter(programme=programme).update(score=None, rank=None, proposal="")
-        batch = []
-        for application in Application.objects.filter(pk__in=list(by_id)).only("pk"):
-            r = by_id[application.pk]
+        # Walked in chunks (never one IN list of every id: SQLite caps bound parameters).
+        batch: list[Application] = []
+        ranked_rows = Application.objects.filter(
+            programme=programme, status__in=(Status.SUBMITTED, Status.DECIDED)
+        ).only("pk")
+        for application in ranked_rows.iterator(chunk_size=5000):
+            r = by_id.get(application.pk)
+            if r is None:
+                continue
             application.score = Decimal(str(r.score))
             application.rank = r.rank
             application.proposal = r.proposal
             batch.append(application)
-        Application.objects.bulk_update(batch, ["score", "rank", "proposal"], batch_size=2000)
+            if len(batch) >= 2000:
+                Application.objects.bulk_update(batch, ["score", "rank", "proposal"])
+                batch = []
+        if batch:
+            Application.objects.bulk_update(batch, ["score", "rank", "proposal"])
         summary = scoring.totals(ranked, rules)
         record_changes(
             actor,
@@ -1027,13 +1185,15 @@ def rank_programme(programme: Programme, actor) -> dict[str, Any]:
 # -- Consistency checks -----------------------------------------------------------------------
 
 
-def duplicate_rsu_numbers(queryset: QuerySet) -> set[str]:
-    return set(
+def duplicate_rsu_numbers(queryset: QuerySet) -> QuerySet:
+    """The RSU identifiers given by more than one application of `queryset`, as a subquery."""
+    return (
         queryset.exclude(rsu_number="")
+        .order_by()
         .values("rsu_number")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
-        .values_list("rsu_number", flat=True)
+        .values("rsu_number")
     )
 
 
@@ -1184,7 +1344,7 @@ def export_rows(queryset: QuerySet) -> Iterable[list[Any]]:
         .annotate(size=Count("members"))
         .order_by("rank", "reference")
     )
-    for a in queryset:
+    for a in queryset.iterator(chunk_size=2000):
         c = a.candidate
         yield [
             a.reference,

@@ -3,6 +3,7 @@ their scope, the form, then scholarships.services where the rules live."""
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from candidates.models import Candidate
+from exams.models import ExamSession
 from identity.access import candidate_required, role_required, staff_required
 from identity.models import Role
 
@@ -371,10 +373,13 @@ def _programme_or_404():
 
 
 def _filtered(request: HttpRequest, programme) -> tuple[FilterForm, object]:
-    form = FilterForm(request.GET or None)
+    national = request.commission_member.academy_id is None
+    form = FilterForm(request.GET or None, national=national)
     queryset = services.applications_in_scope(request.user).filter(programme=programme)
     if form.is_valid():
         data = form.cleaned_data
+        if data.get("academy"):
+            queryset = queryset.filter(candidate__school__directorate__academy=data["academy"])
         if data["status"]:
             queryset = queryset.filter(status=data["status"])
         if data["decision"]:
@@ -402,8 +407,13 @@ def commission_list(request: HttpRequest) -> HttpResponse:
     )
     queryset = queryset.order_by("rank", "submitted_at", "pk")
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
-    duplicates = services.duplicate_rsu_numbers(
-        services.applications_in_scope(request.user).filter(programme=programme)
+    on_page = {a.rsu_number for a in page.object_list if a.rsu_number}
+    duplicates = set(
+        services.duplicate_rsu_numbers(
+            services.applications_in_scope(request.user).filter(
+                programme=programme, rsu_number__in=on_page
+            )
+        ).values_list("rsu_number", flat=True)
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -628,15 +638,17 @@ def commission_statistics(request: HttpRequest) -> HttpResponse:
 @role_required(Role.MINISTRY)
 @require_http_methods(["GET", "POST"])
 def programme_edit(request: HttpRequest) -> HttpResponse:
-    programme = _programme_or_404()
-    version = programme.current_version()
-    initial = services.version_values(version)
-    if version:
-        initial["opens_at"] = timezone.localtime(version.opens_at).strftime("%Y-%m-%dT%H:%M")
-        initial["closes_at"] = timezone.localtime(version.closes_at).strftime("%Y-%m-%dT%H:%M")
-        import json
-
-        initial["weights"] = json.dumps(version.weights)
+    """Ministry staff edit the programme of the current session (each save a new version);
+    the first save creates the programme."""
+    session = ExamSession.current()
+    if session is None:
+        raise Http404
+    programme = services.current_programme(session)
+    version = programme.current_version() if programme else None
+    initial = services.version_values(version) if version else services.default_values(session)
+    initial["opens_at"] = timezone.localtime(initial["opens_at"]).strftime("%Y-%m-%dT%H:%M")
+    initial["closes_at"] = timezone.localtime(initial["closes_at"]).strftime("%Y-%m-%dT%H:%M")
+    initial["weights"] = json.dumps(initial["weights"])
     form = VersionForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
@@ -644,7 +656,7 @@ def programme_edit(request: HttpRequest) -> HttpResponse:
             values = dict(form.cleaned_data)
             reason = values.pop("reason")
             try:
-                services.save_version(programme, request.user, values, reason)
+                services.save_programme(session, request.user, values, reason)
             except services.ScholarshipRefused as refusal:
                 field = refusal.field if refusal.field in form.fields else None
                 form.add_error(field, refusal.message)
@@ -655,6 +667,10 @@ def programme_edit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scholarships/commission/programme.html",
-        {"form": form, "version": version, "versions": programme.versions.all()},
+        {
+            "form": form,
+            "version": version,
+            "versions": programme.versions.all() if programme else (),
+        },
         status=status,
     )

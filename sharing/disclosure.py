@@ -16,7 +16,7 @@ import base64
 import hashlib
 import ipaddress
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +57,7 @@ def claim_group(name: str) -> str | None:
     # failing closed here is what keeps a CNIE number off a page the holder did not choose.
     if "cnie" in key or key.startswith("national_id"):
         return CNIE
-    if key.startswith("birth") or key in ("date_of_birth", "place_of_birth", "birthdate"):
+    if key.startswith(("birth", "place_of_birth", "date_of_birth")):
         return BIRTH
     if key.endswith("_grades") or key.endswith("_marks"):
         return GRADES
@@ -148,11 +148,11 @@ def parse_sd_jwt(text: str) -> tuple[str, dict[str, Any], list[Disclosure]]:
     return jwt, payload, disclosures
 
 
-def present(sd_jwt: str, revealed: Collection[str]) -> str:
-    """An SD-JWT presentation with only the disclosures of the revealed groups.
+def present(sd_jwt: str, keep: Callable[[str], bool]) -> str:
+    """An SD-JWT presentation with only the disclosures whose name `keep` accepts.
 
     Walks from the issuer JWT down: a disclosure is kept when a kept value references it and
-    its name (for an object property) is revealed; array elements follow their parent.
+    its name (for an object property) is kept; array elements follow their parent.
     """
     jwt, payload, disclosures = parse_sd_jwt(sd_jwt)
     by_digest = {d.digest: d for d in disclosures}
@@ -165,7 +165,7 @@ def present(sd_jwt: str, revealed: Collection[str]) -> str:
         if disclosure is None or digest in seen:
             continue
         seen.add(digest)
-        if disclosure.name is not None and not is_revealed(disclosure.name, revealed):
+        if disclosure.name is not None and not keep(disclosure.name):
             continue
         kept.append(disclosure)
         pending.extend(_digests_in(disclosure.value))
@@ -173,6 +173,11 @@ def present(sd_jwt: str, revealed: Collection[str]) -> str:
     order = {d.digest: i for i, d in enumerate(disclosures)}
     kept.sort(key=lambda d: order[d.digest])
     return "~".join([jwt, *(d.encoded for d in kept)]) + "~"
+
+
+def keeping(revealed: Collection[str]) -> Callable[[str], bool]:
+    """A `keep` for present(): the disclosure names of the revealed groups (by name pattern)."""
+    return lambda name: is_revealed(name, revealed)
 
 
 def disclosed_names(sd_jwt: str) -> list[str]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from .models import DEFAULT_REVEALED, FieldGroup
 from .services import DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES_DAYS
@@ -11,10 +11,15 @@ from .services import DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES_DAYS
 
 def _expiry_label(days: int | None) -> str:
     if days is None:
-        return str(_("Never (until I revoke it)"))
+        return gettext("Never (until I revoke it)")
     if days == 365:
-        return str(_("1 year"))
-    return str(ngettext_lazy("%(days)d day", "%(days)d days", days) % {"days": days})
+        return gettext("1 year")
+    return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+
+
+def _expiry_choices() -> list[tuple[str, str]]:
+    # A callable: Django calls it at each rendering, in the language of the request.
+    return [(str(d or 0), _expiry_label(d)) for d in EXPIRY_CHOICES_DAYS]
 
 
 class ShareLinkForm(forms.Form):
@@ -37,7 +42,7 @@ class ShareLinkForm(forms.Form):
     )
     expires_in = forms.TypedChoiceField(
         label=_("The link expires after"),
-        choices=[(str(d or 0), _expiry_label(d)) for d in EXPIRY_CHOICES_DAYS],
+        choices=_expiry_choices,
         initial=str(DEFAULT_EXPIRY_DAYS),
         coerce=int,
     )

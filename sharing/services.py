@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from audit.services import Change, record_changes
@@ -54,10 +55,8 @@ def own_candidate(user) -> Candidate | None:
 
 
 def current_diploma(candidate: Candidate) -> Diploma | None:
-    try:
-        from diplomas.services import current_diploma as issued
-    except ImportError:  # TEMPORARY until diplomas.services lands
-        return Diploma.objects.filter(candidate=candidate, status=DiplomaStatus.VALID).first()
+    from diplomas.services import current_diploma as issued
+
     return issued(candidate)
 
 
@@ -296,6 +295,7 @@ def viewer_country(request: HttpRequest) -> str:
 def record_view(request: HttpRequest, link: ShareLink, kind: str) -> ShareView:
     return ShareView.objects.create(
         link=link,
+        at=timezone.now(),
         kind=kind,
         network=disclosure.coarse_network(client_address(request)),
         country=viewer_country(request),
@@ -315,6 +315,7 @@ class Row:
     value: str
     ltr: bool = False  # numbers and codes keep their order in an Arabic page
     lang: str = ""  # "ar" for a value in Arabic script, "fr" for one in Latin script
+    arabic: str = ""  # the same in Arabic script, when the claim has an Arabic twin
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,11 @@ def _label(name: str) -> str:
         "track_ar": _("Track (Arabic)"),
         "track_code": _("Track code"),
         "session": _("Session"),
+        "session_name": _("Session"),
+        "mention_fr": _("Mention"),
+        "name_latin": _("Name"),
+        "cnie_bound": _("Bound to a CNIE number"),
+        "issued": _("Issued on"),
         "session_year": _("Session year"),
         "year": _("Year"),
         "academy": _("Issuing academy"),
@@ -378,8 +384,16 @@ def _label(name: str) -> str:
     return labels.get(name, name.replace("_", " ").capitalize())
 
 
-# Internal bookkeeping of the issuer, not something a reader of the diploma needs.
-_NOT_SHOWN = {"status_list_index", "candidate_id", "published_result_id", "version"}
+# Internal bookkeeping of the issuer, or implied by the diploma's existence.
+_NOT_SHOWN = {"status_list_index", "candidate_id", "published_result_id", "version", "decision"}
+# A code is not shown when its name is (track SP -> Sciences Physiques).
+_CODE_OF = {
+    "track": "track_fr",
+    "academy": "academy_fr",
+    "session": "session_name",
+    "session_year": "session_name",
+    "mention": "mention_fr",
+}
 
 
 def _mention(value: Any) -> str:
@@ -395,6 +409,8 @@ _LTR_HINTS = ("number", "cnie", "code", "average", "date", "year", "massar")
 
 
 def _flat(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
     if isinstance(value, dict):
         return ", ".join(f"{k}: {_flat(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
@@ -402,27 +418,77 @@ def _flat(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _component(code: str) -> str:
+    from exams.models import Component
+
+    try:
+        return str(Component(code).label)
+    except ValueError:
+        return code
+
+
 def _marks(value: Any) -> list[Mark]:
+    arabic = get_language() == "ar"
     marks = []
     if isinstance(value, dict):
         value = [{"subject": k, "mark": v} for k, v in value.items()]
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):
-            subject = item.get("subject_fr") or item.get("subject") or item.get("name") or ""
+            subject = (
+                (item.get("name_ar") if arabic else item.get("name_fr"))
+                or item.get("subject")
+                or ""
+            )
             mark = item.get("mark", item.get("grade", item.get("value", "")))
-            marks.append(Mark(str(subject), _flat(mark), str(item.get("component", ""))))
+            marks.append(
+                Mark(str(subject), _flat(mark), _component(str(item.get("component", ""))))
+            )
         elif isinstance(item, list | tuple) and len(item) >= 2:
-            marks.append(Mark(str(item[-2]), _flat(item[-1]), str(item[0]) if len(item) > 2 else ""))
+            marks.append(
+                Mark(str(item[-2]), _flat(item[-1]), str(item[0]) if len(item) > 2 else "")
+            )
     return marks
 
 
+def _latin_twin(name: str, claims: dict[str, Any]) -> str | None:
+    """The Latin-script claim an Arabic one goes with (last_name_ar -> last_name_latin)."""
+    base = name[: -len("_ar")]
+    for twin in (f"{base}_latin", f"{base}_fr", base):
+        if twin in claims:
+            return twin
+    return None
+
+
+def _display(name: str, value: Any) -> str:
+    if name == "mention":
+        return _mention(value)
+    if isinstance(value, str) and ("date" in name or name in ("issued_on", "issued")):
+        try:
+            return datetime.date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return _flat(value)
+
+
 def shown_claims(claims: dict[str, Any], revealed: Collection[str] | None = None) -> Shown:
-    """The claims a page shows: all of them for the holder (revealed=None), else a link's."""
+    """The claims a page shows: all of them for the holder (revealed=None), else a link's.
+
+    A claim in Arabic script shares the row of its Latin twin (names, places, track...).
+    """
     result = Shown()
     hidden: set[str] = set()
+    arabic: dict[str, str] = {}
+    for name, value in claims.items():
+        if name.endswith("_ar") and _latin_twin(name, claims):
+            if revealed is None or disclosure.is_revealed(name, revealed):
+                arabic[_latin_twin(name, claims) or ""] = _flat(value)
     for name, value in claims.items():
         if name.startswith("_") or name in _NOT_SHOWN or name in ("@context", "type", "id"):
             continue
+        if name in _CODE_OF and claims.get(_CODE_OF[name]):
+            continue
+        if name.endswith("_ar") and _latin_twin(name, claims):
+            continue  # shown with its twin
         if revealed is not None and not disclosure.is_revealed(name, revealed):
             hidden.add(disclosure.claim_group(name) or "")
             continue
@@ -436,18 +502,27 @@ def shown_claims(claims: dict[str, Any], revealed: Collection[str] | None = None
                 continue
             result.marks.extend(_marks(value))
             continue
-        if name == "mention":
-            value = _mention(value)
         lang = "ar" if name.endswith("_ar") else ("fr" if name.endswith(("_latin", "_fr")) else "")
         ltr = any(h in name for h in _LTR_HINTS)
-        result.rows.append(Row(_label(name), _flat(value), ltr, lang))
+        if name in arabic:
+            lang = lang or "fr"
+        result.rows.append(
+            Row(_label(name), _display(name, value), ltr, lang, arabic.get(name, ""))
+        )
     result.hidden = [str(FieldGroup(g).label) for g in FieldGroup.values if g in hidden]
     return result
 
 
 def presentation(link: ShareLink) -> str:
-    """The SD-JWT a verifier downloads from a link: only the revealed disclosures."""
-    return disclosure.present(link.diploma.sd_jwt, link.revealed)
+    """The SD-JWT a verifier downloads from a link: only the revealed disclosures.
+
+    The issuer names its disclosures after SD-JWT VC conventions (diplomas.sdjwt.DISCLOSABLE:
+    claim key -> disclosure name); a disclosure whose name is not in that table is withheld.
+    """
+    from diplomas.sdjwt import DISCLOSABLE
+
+    names = {name for key, name in DISCLOSABLE if disclosure.is_revealed(key, link.revealed)}
+    return disclosure.present(link.diploma.sd_jwt, names.__contains__)
 
 
 # --- verification -------------------------------------------------------------------------------
@@ -502,6 +577,9 @@ def _state_message(state: str, current_number: str = "") -> str:
 
 
 def replacement_number(diploma: Diploma) -> str:
+    """The number of the diploma that replaced this one ("" unless it was replaced)."""
+    if diploma.status != DiplomaStatus.REPLACED:
+        return ""
     try:
         return diploma.replaced_by.number
     except Diploma.replaced_by.RelatedObjectDoesNotExist:
@@ -527,7 +605,9 @@ def answer_for_link(request: HttpRequest, token: str) -> Answer:
         if found.state == EXPIRED:
             return Answer(LINK_EXPIRED, "link_expired", _state_message(LINK_EXPIRED))
         return Answer(
-            INVALID, "link_revoked", _("The holder has withdrawn this share link. Ask for a new one.")
+            INVALID,
+            "link_revoked",
+            _("The holder has withdrawn this share link. Ask for a new one."),
         )
     record_view(request, link, ShareView.Kind.VERIFY)
     diploma = link.diploma
@@ -574,22 +654,18 @@ def verify(request: HttpRequest, data: bytes | str) -> Answer:
 
     verdict = verify_any(data)
     state = verdict.state if verdict.state in (VALID, "revoked", REPLACED) else INVALID
-    current = getattr(verdict, "current_number", "") or ""
+    current = verdict.current_number or ""
     return Answer(
         state,
-        getattr(verdict, "reason", "") or "",
-        _state_message(state, current)
-        if state != INVALID
-        else (_("This is not a valid diploma.") + _reason_text(getattr(verdict, "reason", ""))),
-        number=getattr(verdict, "number", "") or "",
+        verdict.code if state != VALID else "",
+        # Our own words for the states (with the pointer to a replacement); the verifier's
+        # reason, which says what is wrong and nothing more, for an invalid one.
+        _state_message(state, current) if state != INVALID else str(verdict.reason),
+        number=verdict.number or "",
         current_number=current,
-        face=getattr(verdict, "face", "") or "",
-        claims=dict(getattr(verdict, "claims", None) or {}),
+        face=verdict.face or "",
+        claims=dict(verdict.claims or {}),
     )
-
-
-def _reason_text(reason: str | None) -> str:
-    return f" ({reason})" if reason else ""
 
 
 def json_text(value: Any) -> str:

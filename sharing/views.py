@@ -252,7 +252,11 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         {
             "offline_url": reverse("sharing:offline"),
             "assets": json.dumps(
-                [static("css/site.css"), static("sharing/sharing.css"), static("sharing/offline.js")]
+                [
+                    static("css/site.css"),
+                    static("sharing/sharing.css"),
+                    static("sharing/offline.js"),
+                ]
             ),
         },
     )
@@ -283,7 +287,9 @@ def _refused(request: HttpRequest, found: services.Lookup) -> HttpResponse | Non
         services.record_view(request, found.link, ShareView.Kind.REFUSED)
         # Expired or revoked: one page for both, that says nothing about the diploma.
         return _no_store(
-            render(request, "sharing/refused.html", {"title": _("Link no longer valid")}, status=410)
+            render(
+                request, "sharing/refused.html", {"title": _("Link no longer valid")}, status=410
+            )
         )
     return None
 
@@ -366,7 +372,8 @@ def verify(request: HttpRequest) -> HttpResponse:
                 status = 429
             else:
                 answer = services.verify(request, form.payload())
-                context.update(answer=answer, shown=services.shown_claims(answer.claims))
+                claims = {k: v for k, v in answer.claims.items() if k != "number"}
+                context.update(answer=answer, shown=services.shown_claims(claims))
         else:
             status = 400
     else:
@@ -435,9 +442,7 @@ def api_verify(request: HttpRequest) -> HttpResponse:
             )
     answer = services.verify(request, payload)
     if answer.reason == services.RATE_LIMITED:
-        response = _api_error(
-            "rate_limited", answer.message, 429, retry_after=answer.retry_after
-        )
+        response = _api_error("rate_limited", answer.message, 429, retry_after=answer.retry_after)
         response["Retry-After"] = str(answer.retry_after)
         return response
     return _no_store(JsonResponse(answer.as_json(), json_dumps_params={"ensure_ascii": False}))

@@ -12,8 +12,15 @@ import pytest
 from identity.models import Role
 from results.services import compute_session
 from tests.factories import ExamCentreFactory, UserFactory
-from tests.results.grading_fixtures import candidate_elsewhere, give_marks, graded_track  # noqa: F401
-from tests.results.publication_fixtures import clock, publish  # noqa: F401
+from tests.results import grading_fixtures, publication_fixtures
+from tests.results.grading_fixtures import give_marks
+from tests.results.publication_fixtures import publish
+
+# Shared fixtures of the results tests (not their autouse `_no_push`: complaints notify).
+graded_track = grading_fixtures.graded_track
+candidate_elsewhere = grading_fixtures.candidate_elsewhere
+clock = publication_fixtures.clock
+__all__ = ["publish"]
 
 
 @pytest.fixture

@@ -83,9 +83,7 @@ def test_the_window_length_is_configurable(published, candidate_a, clock, settin
     assert file(candidate_a).status == Status.FILED
 
 
-def test_no_complaint_before_the_results_are_published(
-    session, graded_track, candidate_a, clock
-):
+def test_no_complaint_before_the_results_are_published(session, graded_track, candidate_a, clock):
     with pytest.raises(Refused) as refusal:
         file(candidate_a)
     assert "published" in refusal.value.message
@@ -170,7 +168,9 @@ def test_a_rejection_is_final_and_the_candidate_is_told(published, candidate_a, 
     assert complaint.decision_seconds is not None
     assert Grade.objects.get(candidate=candidate_a, component="national").mark == Decimal("14.25")
     assert Notification.objects.filter(
-        candidate=candidate_a, kind="complaint_decided", reference=f"complaint.{complaint.reference}"
+        candidate=candidate_a,
+        kind="complaint_decided",
+        reference=f"complaint.{complaint.reference}",
     ).exists()
     with pytest.raises(Refused):
         services.propose_decision(complaint, academy_staff, True, "x", "y", "15")
@@ -207,9 +207,7 @@ def test_a_changed_mark_waits_for_a_second_reviewer(
     assert (complaint.reviewer, complaint.approver) == (academy_staff, second_reviewer)
 
 
-def test_a_second_approval_by_the_same_reviewer_is_refused(
-    published, candidate_b, academy_staff
-):
+def test_a_second_approval_by_the_same_reviewer_is_refused(published, candidate_b, academy_staff):
     complaint = proposed(candidate_b, academy_staff, "12")
     with pytest.raises(Refused) as refusal:
         services.approve_correction(complaint, academy_staff)
@@ -382,3 +380,28 @@ def test_academy_staff_see_only_their_academy(
 
 def test_math_helper_is_the_national_subject(published):
     assert math().code == "MATH"
+
+
+def test_a_complaint_about_the_catch_up_sitting_is_recomputed_with_the_best_of_rule(
+    published, candidate_b, academy_staff, second_reviewer, clock
+):
+    from results.services import compute_session
+    from tests.results.grading_fixtures import give_marks
+
+    give_marks(candidate_b, national="9", sitting="catch_up")  # 8 + 8 + 2 * 9 = 8.50: failed
+    clock.advance(7 * 24 * 3600)  # the normal sitting's window has closed
+    from .conftest import publish
+
+    catch_up = publish(compute_session(candidate_b.session, sitting="catch_up"), clock.now)
+    complaint = file(candidate_b)
+    assert complaint.sitting == "catch_up" and complaint.original_mark == Decimal("9")
+    complaint = services.propose_decision(
+        complaint, academy_staff, True, "Exercise 4 unmarked.", "Exercise 4 is now marked.", "13"
+    )
+    with committed():
+        services.approve_correction(complaint, second_reviewer)
+    row = ComputedResult.objects.get(computation=catch_up.computation, candidate=candidate_b)
+    assert (row.general_average, row.decision) == (Decimal("10.50"), "admitted")
+    grade = Grade.objects.get(candidate=candidate_b, component="national", sitting="catch_up")
+    assert grade.mark == Decimal("13")
+    assert result_for_candidate(candidate_b).entry["d"] == "admitted"

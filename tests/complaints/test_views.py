@@ -94,9 +94,7 @@ def test_staff_of_another_academy_get_404_on_a_complaint(
     assert complaint.status == Status.FILED
 
 
-def test_the_ministry_sees_but_cannot_decide(
-    published, candidate_a, ministry_staff, client_for
-):
+def test_the_ministry_sees_but_cannot_decide(published, candidate_a, ministry_staff, client_for):
     complaint = file(candidate_a)
     client = client_for(ministry_staff)
     assert client.get(reverse("complaints:review", args=[complaint.pk])).status_code == 200
@@ -127,9 +125,12 @@ def test_a_reviewer_decides_and_a_second_approves_through_the_pages(
     complaint = file(candidate_b)
     first = client_for(academy_staff)
     review = reverse("complaints:review", args=[complaint.pk])
-    assert first.post(
-        reverse("complaints:assign", args=[complaint.pk]), {"reviewer": academy_staff.pk}
-    ).status_code == 302
+    assert (
+        first.post(
+            reverse("complaints:assign", args=[complaint.pk]), {"reviewer": academy_staff.pk}
+        ).status_code
+        == 302
+    )
     bad = first.post(
         reverse("complaints:decide", args=[complaint.pk]),
         {"decision": "accept", "finding": "f", "reason": "r", "corrected_mark": "21"},
@@ -149,9 +150,7 @@ def test_a_reviewer_decides_and_a_second_approves_through_the_pages(
     assert complaint.status == Status.ACCEPTED
 
 
-def test_the_scan_is_served_only_to_the_academy(
-    published, candidate_a, academy_staff, client_for
-):
+def test_the_scan_is_served_only_to_the_academy(published, candidate_a, academy_staff, client_for):
     from .test_services import PNG
 
     complaint = file(candidate_a)
@@ -189,3 +188,16 @@ def test_overdue_page_lists_late_complaints(
 def test_proposed_helper_leaves_a_proposal(published, candidate_b, academy_staff):
     complaint = proposed(candidate_b, academy_staff)
     assert services.step_deadline(complaint) is not None
+
+
+def test_the_candidate_pages_make_a_bounded_number_of_queries(
+    published, candidate_a, client_for, django_assert_max_num_queries
+):
+    client = client_for(candidate_a.user)
+    complaint = file(candidate_a)
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("complaints:mine")).status_code == 200
+    with django_assert_max_num_queries(6):
+        assert (
+            client.get(reverse("complaints:detail", args=[complaint.reference])).status_code == 200
+        )

@@ -5,6 +5,7 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import os
 import shutil
 import stat
 import subprocess
@@ -73,7 +74,7 @@ def test_chain_verifies_with_openssl(tmp_path):
     (tmp_path / "leaf.pem").write_bytes(
         identity.certificate.public_bytes(serialization.Encoding.PEM)
     )
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603
         [openssl, "verify", "-x509_strict", "-purpose", "smimesign", "-CAfile", "root.pem"]
         + ["leaf.pem"],
         cwd=tmp_path,
@@ -198,11 +199,131 @@ def test_a_certificate_from_another_root_is_refused(tmp_path):
 
 def test_a_key_that_does_not_match_the_certificate_is_refused(tmp_path):
     pki.signing_identity()
-    key, certificate = pki.make_issuer(
-        pki._load_root_key(pki.pki_dir()), pki.root_certificate()
-    )
+    key, certificate = pki.make_issuer(pki._load_root_key(pki.pki_dir()), pki.root_certificate())
     cert_file, key_file = tmp_path / "new.pem", tmp_path / "other.key.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(pki._key_pem(ec.generate_private_key(ec.SECP256R1())))
     with pytest.raises(CommandError, match="does not match"):
         call_command("rotate_diploma_issuer", certificate=cert_file, key=key_file)
+
+
+# --- PKCS#11: the issuing key in a token (SoftHSM2) --------------------------------------------
+
+SOFTHSM_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+)
+TOKEN, KEY_LABEL, PIN = "bac-diplomas", "diploma-issuer", "1234"
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def softhsm(tmp_path_factory):
+    """A SoftHSM2 token holding a P-256 key pair generated inside it: (module, public key)."""
+    module = next((path for path in SOFTHSM_MODULES if os.path.exists(path)), None)
+    util = shutil.which("softhsm2-util")
+    if module is None or util is None:
+        _missing("SoftHSM2 is not installed (Debian package softhsm2)")
+    try:
+        import pkcs11
+        from pkcs11 import Attribute, KeyType
+        from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+    except ImportError:
+        _missing("python-pkcs11 is not installed")
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\n")
+    # SoftHSM reads its configuration once, when the library is first loaded in the process.
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(  # noqa: S603
+        [util, "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "123456"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    token = pkcs11.lib(module).get_token(token_label=TOKEN)
+    with token.open(rw=True, user_pin=PIN) as session:
+        parameters = session.create_domain_parameters(
+            KeyType.EC,
+            {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+            local=True,
+        )
+        public, _private = parameters.generate_keypair(store=True, label=KEY_LABEL)
+        public_key = serialization.load_der_public_key(encode_ec_public_key(public))
+    yield module, public_key
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+def _token_pki(settings, tmp_path, module, public_key):
+    """A production PKI directory whose issuing certificate certifies the token's key; the
+    root key stays 'offline' (returned to the test)."""
+    root_key, root = pki.make_root()
+    _, certificate = pki.make_issuer(root_key, root, public_key=public_key)
+    directory = tmp_path / "token-pki"
+    (directory / "issuers").mkdir(parents=True)
+    (directory / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / "issuer.pem").write_bytes(pem)
+    (directory / "issuers" / f"{pki.kid_of(certificate)}.pem").write_bytes(pem)
+    settings.DIPLOMA_PKI_DIR = str(directory)
+    settings.DIPLOMA_PKCS11_MODULE = module
+    settings.DIPLOMA_PKCS11_TOKEN = TOKEN
+    settings.DIPLOMA_PKCS11_KEY_LABEL = KEY_LABEL
+    settings.DIPLOMA_PKCS11_PIN = PIN
+    return root_key, root, certificate
+
+
+def test_a_pkcs11_token_signs_the_qr_code_and_the_pdf(settings, tmp_path, softhsm):
+    from diplomas import pdf
+    from tests.diplomas.test_pdf import make_diploma
+
+    module, public_key = softhsm
+    _root_key, root, certificate = _token_pki(settings, tmp_path, module, public_key)
+    identity = pki.signing_identity()
+    assert identity.certificate == certificate and identity.chain[1] == root
+    with pytest.raises(NotImplementedError):
+        identity.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    verdict = qr.decode_qr(qr.encode_qr(CLAIMS))
+    assert verdict.ok and verdict.kid == identity.kid
+    settings.MEDIA_ROOT = tmp_path / "media"
+    pdf_verdict = pdf.verify_pdf(pdf.build_pdf(make_diploma("BAC-2025-TOKEN")))
+    assert pdf_verdict.ok and pdf_verdict.kid == identity.kid, pdf_verdict
+
+
+def test_a_token_key_that_does_not_match_the_certificate_is_refused(settings, tmp_path, softhsm):
+    module, _public_key = softhsm
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    _token_pki(settings, tmp_path, module, other)
+    with pytest.raises(ImproperlyConfigured, match="does not match"):
+        pki.signing_identity()
+
+
+def test_rotation_with_a_token_installs_the_certificate_only(settings, tmp_path, softhsm):
+    module, public_key = softhsm
+    root_key, root, first = _token_pki(settings, tmp_path, module, public_key)
+    pki.signing_identity()
+    with pytest.raises(CommandError, match="PKCS#11"):
+        call_command("rotate_diploma_issuer")
+    # The offline root certifies the token's key again (a renewal).
+    _, renewed = pki.make_issuer(root_key, root, public_key=public_key)
+    cert_file = tmp_path / "renewed.pem"
+    cert_file.write_bytes(renewed.public_bytes(serialization.Encoding.PEM))
+    call_command("rotate_diploma_issuer", certificate=cert_file, stdout=io.StringIO())
+    assert pki.signing_identity().certificate == renewed
+    assert set(pki.issuing_certificates()) == {pki.kid_of(first), pki.kid_of(renewed)}
+    assert b"PRIVATE KEY" not in (tmp_path / "token-pki" / "issuer.pem").read_bytes()

@@ -32,12 +32,18 @@ class Seeded:
 
 def seed_personal_data(candidate: Candidate, clerk) -> Seeded:
     from candidates.file_services import read_cnie_copy, upload_cnie_copy
+    from candidates.models import IdentitySource
     from convocations.services import issue_convocation
     from identity.models import OneTimeCode, SignInEvent
     from tests.factories import SessionWindowFactory
     from verification import services as verification
 
     SessionWindowFactory(session=candidate.session, kind="verification")
+    IdentitySource.objects.create(
+        candidate=candidate,
+        kind=IdentitySource.Kind.CNIE_CARD,
+        data={"cnie_number": candidate.cnie_number, "birth_place_latin": "Rabat"},
+    )
     cnie_bytes = make_png()
     copy = upload_cnie_copy(candidate, io.BytesIO(cnie_bytes), clerk, "192.0.2.10")
     read_cnie_copy(candidate, clerk, "192.0.2.11")
@@ -70,6 +76,22 @@ def seed_personal_data(candidate: Candidate, clerk) -> Seeded:
         address="192.0.2.12",
         succeeded=True,
         reason=SignInEvent.Reason.SIGNED_IN,
+    )
+    from notifications.models import Notification
+
+    Notification.objects.create(
+        candidate=candidate,
+        channel="sms",
+        kind="correction_decided",
+        reference=f"report:{decided.pk}",
+        idempotency_key=Notification.key_for(
+            "correction_decided", f"report:{decided.pk}", candidate.pk, "sms"
+        ),
+        language="fr",
+        destination=candidate.phone,
+        body="Votre demande de correction a été examinée.",
+        status="sent",
+        sent_at=now,
     )
     decided.refresh_from_db()
     return Seeded(copy, cnie_bytes, decided, pending, evidence)

@@ -34,13 +34,24 @@ def test_the_data_the_issue_names_is_purged():
 def test_a_kind_needs_an_app_prefix_and_a_sane_retention():
     with pytest.raises(ValueError):
         register.data_kind(
-            "nodot", label="x", fields="x", purpose="x", legal_basis="x", recipients="x",
+            "nodot",
+            label="x",
+            fields="x",
+            purpose="x",
+            legal_basis="x",
+            recipients="x",
             retention="x",
         )
     with pytest.raises(ValueError):
         register.data_kind(
-            "x.y", label="x", fields="x", purpose="x", legal_basis="x", recipients="x",
-            retention="x", retention_days=-1,
+            "x.y",
+            label="x",
+            fields="x",
+            purpose="x",
+            legal_basis="x",
+            recipients="x",
+            retention="x",
+            retention_days=-1,
         )
 
 

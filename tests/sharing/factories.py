@@ -1,8 +1,6 @@
-"""Diplomas built directly (independent of issuance) and an SD-JWT in the standard format.
-
-The SD-JWT here is structurally exact (issuer JWT whose `_sd` digests match the disclosures)
-but its signature is not the issuer's: these tests are about which disclosures a link keeps,
-not about signatures, which diplomas' own tests cover.
+"""Diplomas built directly from claims (no published results needed), with their faces signed
+by the issuer's real keys; and, for the pure tests, an SD-JWT with nested disclosures whose
+signature is not the issuer's (they are about which disclosures a presentation keeps).
 """
 
 from __future__ import annotations
@@ -27,8 +25,9 @@ _PLAIN = ("number", "session_year", "track", "track_fr")
 
 
 def claims_for(candidate) -> dict[str, Any]:
+    """Claims shaped as diplomas.services.build_claims makes them."""
     return {
-        "number": "",
+        "cnie_number": candidate.cnie_number,
         "last_name_latin": candidate.last_name_latin,
         "first_name_latin": candidate.first_name_latin,
         "last_name_ar": candidate.last_name_ar,
@@ -36,22 +35,42 @@ def claims_for(candidate) -> dict[str, Any]:
         "birth_date": candidate.birth_date.isoformat(),
         "birth_place_latin": candidate.birth_place_latin,
         "birth_place_ar": candidate.birth_place_ar,
-        "cnie_number": candidate.cnie_number,
         "track": "SP",
         "track_fr": "Sciences Physiques",
         "track_ar": "العلوم الفيزيائية",
-        "session_year": 2026,
+        "session": candidate.session.code,
+        "session_name": candidate.session.name,
+        "session_year": candidate.session.year,
+        "academy": "RSK",
         "academy_fr": "Rabat-Salé-Kénitra",
         "academy_ar": "الرباط سلا القنيطرة",
-        "general_average": "15.37",
+        "school_fr": candidate.school.name_fr,
+        "school_ar": candidate.school.name_ar,
+        "decision": "admitted",
         "mention": "bien",
-        "national_average": "16.10",
-        "regional_average": "14.25",
+        "mention_fr": "Bien",
+        "mention_ar": "حسن",
+        "general_average": "15.37",
         "continuous_average": "15.00",
+        "regional_average": "14.25",
+        "national_average": "16.10",
         "grades": [
-            {"subject": "MATH", "subject_fr": "Mathématiques", "component": "national", "mark": "17.75"},
-            {"subject": "FR", "subject_fr": "Français", "component": "regional", "mark": "12.50"},
+            {
+                "subject": "MATH",
+                "name_fr": "Mathématiques",
+                "name_ar": "الرياضيات",
+                "component": "national",
+                "mark": "17.75",
+            },
+            {
+                "subject": "FR",
+                "name_fr": "Français",
+                "name_ar": "الفرنسية",
+                "component": "regional",
+                "mark": "12.50",
+            },
         ],
+        "issued_on": timezone.localdate().isoformat(),
     }
 
 
@@ -60,9 +79,11 @@ def _b64(data: bytes) -> str:
 
 
 def disclosure(name: str | None, value: Any) -> str:
-    array = [_b64(secrets.token_bytes(16)), value] if name is None else [
-        _b64(secrets.token_bytes(16)), name, value
-    ]
+    array = (
+        [_b64(secrets.token_bytes(16)), value]
+        if name is None
+        else [_b64(secrets.token_bytes(16)), name, value]
+    )
     return _b64(json.dumps(array, ensure_ascii=False).encode("utf-8"))
 
 
@@ -72,7 +93,11 @@ def digest(encoded: str) -> str:
 
 def make_sd_jwt(claims: dict[str, Any]) -> str:
     """Every claim but the plain ones as a disclosure; grades' elements nested one level down."""
-    payload: dict[str, Any] = {"iss": "did:web:bac.example.ma", "vct": "urn:bac:diploma", "_sd_alg": "sha-256"}
+    payload: dict[str, Any] = {
+        "iss": "did:web:bac.example.ma",
+        "vct": "urn:bac:diploma",
+        "_sd_alg": "sha-256",
+    }
     digests: list[str] = []
     disclosures: list[str] = []
     for name, value in claims.items():
@@ -109,18 +134,22 @@ def make_diploma(candidate, **fields) -> Diploma:
     n = next(_numbers)
     number = fields.pop("number", f"BAC-2026-{n:06d}")
     claims = claims_for(candidate)
-    claims["number"] = number
     claims.update(fields.pop("claims", {}))
+    index = fields.pop("status_list_index", 10_000 + n)
+    # The real faces, signed with the issuer's keys (diplomas.services.sign_faces).
+    from diplomas.services import sign_faces, signer
+
+    credential, sd_jwt, qr = sign_faces(signer(), claims, number, index)
     values = {
         "number": number,
         "candidate": candidate,
         "session": candidate.session,
         "claims": claims,
         "issued_at": timezone.now() - datetime.timedelta(days=1),
-        "status_list_index": 10_000 + n,
-        "credential": {"type": ["VerifiableCredential", "OpenBadgeCredential"], "id": number},
-        "sd_jwt": make_sd_jwt(claims),
-        "qr": f"BACD1:TEST{n}",
+        "status_list_index": index,
+        "credential": credential,
+        "sd_jwt": sd_jwt,
+        "qr": qr,
     }
     values.update(fields)
     return Diploma.objects.create(**values)

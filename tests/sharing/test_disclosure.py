@@ -8,7 +8,6 @@ from sharing import disclosure
 
 from .factories import make_sd_jwt
 
-
 CLAIMS = {
     "number": "BAC-1",
     "last_name_latin": "El Amrani",
@@ -35,7 +34,7 @@ def test_birth_data_the_cnie_number_and_grades_each_have_their_group():
 
 def test_a_presentation_keeps_only_the_revealed_disclosures():
     sd_jwt = make_sd_jwt(CLAIMS)
-    shown = disclosure.present(sd_jwt, [disclosure.RESULT])
+    shown = disclosure.present(sd_jwt, disclosure.keeping([disclosure.RESULT]))
     names = disclosure.disclosed_names(shown)
     assert set(names) == {"last_name_latin", "general_average", "mention"}
     assert shown.split("~")[0] == sd_jwt.split("~")[0]  # the issuer's JWT, untouched
@@ -44,8 +43,8 @@ def test_a_presentation_keeps_only_the_revealed_disclosures():
 
 def test_nested_array_elements_follow_their_parent():
     sd_jwt = make_sd_jwt(CLAIMS)
-    without = disclosure.present(sd_jwt, [])
-    with_grades = disclosure.present(sd_jwt, [disclosure.GRADES])
+    without = disclosure.present(sd_jwt, disclosure.keeping([]))
+    with_grades = disclosure.present(sd_jwt, disclosure.keeping([disclosure.GRADES]))
     # Two grade elements + grades + national_average + the name.
     assert len(with_grades.split("~")) - 2 == 5
     assert len(without.split("~")) - 2 == 1
@@ -54,13 +53,13 @@ def test_nested_array_elements_follow_their_parent():
 
 def test_a_key_binding_jwt_of_the_holder_is_not_passed_on():
     sd_jwt = make_sd_jwt(CLAIMS) + "a.b.c"
-    assert not disclosure.present(sd_jwt, disclosure.GROUPS).endswith("a.b.c")
+    assert not disclosure.present(sd_jwt, disclosure.keeping(disclosure.GROUPS)).endswith("a.b.c")
 
 
 @pytest.mark.parametrize("text", ["", "abc", "a.b~", "x.eyJ.z~!!!~"])
 def test_something_else_is_not_an_sd_jwt(text):
     with pytest.raises(disclosure.NotAnSdJwt):
-        disclosure.present(text, [])
+        disclosure.present(text, disclosure.keeping([]))
 
 
 def test_networks_are_coarse():

@@ -32,4 +32,6 @@ class Command(BaseCommand):
             old, new = rotate(certificate, key)
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(self.style.SUCCESS(f"Issuing certificate {old} archived; {new} now signs."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Issuing certificate {old} archived; {new} now signs.")
+        )

@@ -34,19 +34,33 @@
     });
   }
 
-  forget.addEventListener("click", function () {
-    registration().then(function (reg) {
-      var jobs = [];
-      caches.keys().then(function (names) {
-        names.forEach(function (name) {
-          if (name.indexOf("bac-diploma-qr-") === 0) jobs.push(caches.delete(name));
-        });
+  function removeCopy() {
+    return registration().then(function (reg) {
+      return caches.keys().then(function (names) {
+        var jobs = names.filter(function (name) {
+          return name.indexOf("bac-diploma-qr-") === 0;
+        }).map(function (name) { return caches.delete(name); });
         if (reg) jobs.push(reg.unregister());
         return Promise.all(jobs);
-      }).then(function () {
-        say(box.dataset.removed);
-        forget.hidden = true;
       });
     });
+  }
+
+  forget.addEventListener("click", function () {
+    removeCopy().then(function () {
+      say(box.dataset.removed);
+      forget.hidden = true;
+    });
   });
+
+  // Signing out from these pages removes the copy first (elsewhere, the worker drops it at the
+  // next visit, when the server no longer answers with the page).
+  var signOut = document.querySelector('form[action="' + box.dataset.signOut + '"]');
+  if (signOut) {
+    signOut.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var done = function () { signOut.submit(); };
+      removeCopy().then(done, done);
+    });
+  }
 })();

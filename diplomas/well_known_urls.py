@@ -1,0 +1,9 @@
+"""/.well-known/ documents of the diploma issuer (included from bac/urls.py)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("did.json", views.did_document, name="diplomas_did"),
+]
