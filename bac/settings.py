@@ -491,5 +491,7 @@ CELERY_BEAT_SCHEDULE.update(
         },
         # Tasks kept while the broker was down are sent once it is back.
         "ops.flush_outbox": {"task": "ops.flush_outbox", "schedule": 30.0},
+        # Sessions are in the database in production: expired ones are dropped hourly.
+        "ops.clear_expired_sessions": {"task": "ops.clear_expired_sessions", "schedule": 3600.0},
     }
 )

@@ -104,29 +104,31 @@ def _claims(i: int) -> dict:
 _SIGNER = None
 
 
-def _work(bounds: tuple[int, int]) -> tuple[int, int]:
+def _work(bounds: tuple[int, int]) -> tuple[int, float]:
+    """Sign the faces of diplomas start..stop; returns (count, CPU seconds spent)."""
     from diplomas.codec import new_diploma_number
     from diplomas.services import sign_faces
 
+    cpu = time.process_time()
     start, stop = bounds
-    size = 0
     for i in range(start, stop):
-        vc, token, qr = sign_faces(_SIGNER, _claims(i), new_diploma_number(2026), i)
-        size += len(token) + len(qr)
-    return stop - start, size
+        sign_faces(_SIGNER, _claims(i), new_diploma_number(2026), i)
+    return stop - start, time.process_time() - cpu
 
 
-def _issue(count: int, processes: int, chunk: int = 500) -> float:
+def _issue(count: int, processes: int, chunk: int = 500) -> tuple[float, float]:
+    """(wall seconds, CPU seconds summed over the workers) to issue `count` diplomas."""
     bounds = [(s, min(s + chunk, count)) for s in range(0, count, chunk)]
     started = time.perf_counter()
+    cpu = 0.0
     if processes == 1:
         for b in bounds:
-            _work(b)
+            cpu += _work(b)[1]
     else:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            for _done in pool.imap_unordered(_work, bounds):
-                pass
-    return time.perf_counter() - started
+            for _done, spent in pool.imap_unordered(_work, bounds):
+                cpu += spent
+    return time.perf_counter() - started, cpu
 
 
 def main() -> None:
@@ -155,9 +157,8 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     single = min(args.single, args.candidates)
-    cpu = time.process_time()
-    t1 = _issue(single, 1)
-    cpu = (time.process_time() - cpu) / single
+    t1, cpu = _issue(single, 1)
+    cpu /= single
     rate1 = single / t1
     print(f"issuance, 1 process : {single:>8,} diplomas in {t1:7.2f} s = {rate1:8,.0f}/s")
     print(
@@ -165,18 +166,24 @@ def main() -> None:
         f" {500_000 * cpu / args.processes:,.0f} s of CPU each (load average now"
         f" {os.getloadavg()[0]:.1f}: other work on the machine slows the wall-clock figures)"
     )
-    tn = _issue(args.candidates, args.processes)
+    tn, cpun = _issue(args.candidates, args.processes)
     raten = args.candidates / tn
     print(
         f"issuance, {args.processes} processes: {args.candidates:>8,} diplomas in {tn:7.2f} s"
-        f" = {raten:8,.0f}/s"
+        f" = {raten:8,.0f}/s ({cpun / args.candidates * 1000:.2f} ms CPU each)"
     )
     projected = 500_000 / raten
     verdict = "OK" if projected < TARGET_SECONDS_500K else "MISSED"
     print(
-        f"  500,000 diplomas: {projected:,.0f} s ({projected / 60:.1f} min)"
+        f"  500,000 diplomas, wall clock: {projected:,.0f} s ({projected / 60:.1f} min)"
         f"{' measured' if args.candidates >= 500_000 else ' extrapolated'}"
         f" — target < {TARGET_SECONDS_500K:.0f} s: {verdict}"
+    )
+    bound = 500_000 * cpun / args.candidates / args.processes
+    verdict = "OK" if bound < TARGET_SECONDS_500K else "MISSED"
+    print(
+        f"  500,000 diplomas, CPU-bound (cores to ourselves): {bound:,.0f} s"
+        f" ({bound / 60:.1f} min) — target < {TARGET_SECONDS_500K:.0f} s: {verdict}"
     )
 
     # Raw Ed25519 over the same payloads (the claims as JSON), in one process.

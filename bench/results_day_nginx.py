@@ -9,8 +9,8 @@ front of nginx: each request carries a random client address in X-Forwarded-For,
 application trusts two proxies (TRUSTED_PROXY_COUNT=2: the load balancer and nginx), so the
 per-address limit applies per client.
 
-It measures, through nginx: (a) the bare WSGI hello, (b) the ORM view, (c) our lookup; and
-(c') our lookup straight on gunicorn, for the cost of the extra hop. Targets (DESIGN §6) as in
+It measures, through nginx: (a) the bare WSGI hello, (b) the ORM view, (c) our lookup (run
+bench/results_day.py for the same without nginx: gunicorn trusts one proxy there). Targets (DESIGN §6) as in
 bench/results_day.py: c/a >= 0.5, c/b >= 10, p99 < 100 ms at 256 connections.
 """
 
@@ -155,7 +155,6 @@ def main() -> None:
             ("a", "hello", args.nginx_port, "/bench/hello"),
             ("b", "ORM view", args.nginx_port, "/bench/orm-lookup"),
             ("c", "our lookup", args.nginx_port, "/results/api/lookup"),
-            ("c'", "lookup, no nginx", args.port, "/results/api/lookup"),
         ]
         runs: dict[str, list[dict]] = {letter: [] for letter, *_ in targets}
         for round_number in range(1, args.rounds + 1):
@@ -182,7 +181,6 @@ def main() -> None:
         print(f"c/a = {c['rps'] / a['rps']:.2f}   (target >= 0.5)")
         print(f"c/b = {c['rps'] / b['rps']:.1f}   (target >= 10)")
         print(f"p99 of c = {c['p99']:.1f} ms at {args.connections} connections (target < 100 ms)")
-        print(f"nginx hop: c/c' = {c['rps'] / measured[chr(99) + chr(39)]['rps']:.2f}")
     finally:
         for process in (nginx, server):
             if process is not None:

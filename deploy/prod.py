@@ -293,7 +293,14 @@ def start(args: argparse.Namespace) -> None:
     manage(env, "collectstatic", "--noinput", "-v0")
     # The synthetic demo's marks are written by a DEBUG-only seeder: this one command runs so.
     demo_env = {**env, "DEBUG": "true"}
-    manage(demo_env, "prod_demo", "--candidates", str(args.candidates), "--export", str(PROD / "export"))
+    manage(
+        demo_env,
+        "prod_demo",
+        "--candidates",
+        str(args.candidates),
+        "--export",
+        str(PROD / "export"),
+    )
     manage(env, "warm_results")
     conf = write_nginx_conf()
     workers = os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1))

@@ -19,6 +19,8 @@ Speed target: 20 PDFs a second a core (bench_pdf measures it).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import hashlib
 import io
@@ -41,9 +43,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from convocations.pdf import _fit, _Output, _Pdf, _qr
+from convocations.pdf import _fit, _Output, _Pdf
 
 from . import pki
+from .qr import _choose, qr_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +147,43 @@ def _rows(diploma) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _draw_qr(pdf: _Pdf, text: str, x: float, y: float, size: float) -> None:
+    """The QR code as vector rectangles inside `size` mm, with the four-module quiet zone;
+    runs of dark modules repeated on the next rows make one rectangle. As convocations.pdf
+    draws its code, from qr.qr_matrix() (segno's symbol, its mask chosen in a third of the
+    time)."""
+    matrix = qr_matrix(text)
+    count = len(matrix)
+    module = size / (count + 8)
+    left, top = x + 4 * module, y + 4 * module
+    pdf.set_fill_color(0, 0, 0)
+    open_runs: dict[tuple[int, int], int] = {}  # (first, last column) -> first row
+    rectangles: list[tuple[float, float, float, float]] = []
+    for row in range(count + 1):
+        line = matrix[row] if row < count else b""
+        runs = {match.span() for match in re.finditer(rb"\x01+", line)}
+        for run in [run for run in open_runs if run not in runs]:
+            first_row = open_runs.pop(run)
+            rectangles.append(
+                (
+                    left + run[0] * module,
+                    top + first_row * module,
+                    (run[1] - run[0]) * module,
+                    (row - first_row) * module,
+                )
+            )
+        for run in runs:
+            open_runs.setdefault(run, row)
+    k, page_height = pdf.k, pdf.h
+    pdf._out(  # the content-stream operators FPDF.rect() writes, as one filled path
+        " ".join(
+            f"{x * k:.2f} {(page_height - y) * k:.2f} {w * k:.2f} {-h * k:.2f} re"
+            for x, y, w, h in rectangles
+        )
+        + " f"
+    )
+
+
 def render_unsigned(diploma, credential: bytes) -> bytes:
     """The diploma as an unsigned PDF (landscape A4) with the credential attached."""
     c = diploma.claims or {}
@@ -207,7 +247,7 @@ def render_unsigned(diploma, credential: bytes) -> bytes:
     label_w = 27
     value_w = column - label_w - 2
     band = pdf.get_y() + 6
-    _qr(pdf, diploma.qr, pdf.l_margin + width - qr_size, band - 2, qr_size)
+    _draw_qr(pdf, diploma.qr, pdf.l_margin + width - qr_size, band - 2, qr_size)
     pdf.set_xy(pdf.l_margin + width - qr_size, band + qr_size - 3)
     pdf.latin(7)
     pdf.cell(qr_size, 3.5, "Vérifiez ce diplôme : scannez le code.", align="C")
@@ -315,6 +355,20 @@ def _signer(kid: str):
     )
 
 
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="pyhanko")
+
+
+def _off_loop(function, *args, **kwargs):
+    """Call one of pyHanko's synchronous wrappers, which run asyncio.run(): directly, or from
+    a worker thread when this thread already runs an event loop (an ASGI worker's, or the
+    one Playwright's sync API leaves in the test process), where asyncio.run() refuses."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    return _worker.submit(function, *args, **kwargs).result()
+
+
 def sign(data: bytes) -> bytes:
     """PAdES B-B signature of `data` by the current issuing identity, chain included."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -331,7 +385,8 @@ def sign(data: bytes) -> bytes:
         docmdp_permissions=fields.MDPPerm.NO_CHANGES,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
-    output = signers.sign_pdf(
+    output = _off_loop(
+        signers.sign_pdf,
         writer,
         meta,
         signer=_signer(pki.signing_identity().kid),
@@ -449,7 +504,7 @@ def verify_pdf(data: bytes, trust_roots: list[x509.Certificate] | None = None) -
         revocation_mode="soft-fail",
     )
     try:
-        status = validate_pdf_signature(signature, context)
+        status = _off_loop(validate_pdf_signature, signature, context)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError):
         return _verdict(PdfReason.INVALID)
     except Exception:  # a verifier answers; whatever a crafted file trips in a library
@@ -502,6 +557,7 @@ def bench_pdf(diplomas: list, rounds: int = 1) -> dict[str, float]:
     count = 0
     for _round in range(rounds):
         for diploma in diplomas:
+            _choose.cache_clear()  # each document pays for its own QR symbol
             build_pdf(diploma)
             count += 1
     cpu = time.process_time() - started

@@ -30,6 +30,18 @@ reached through python-pkcs11 (pyHanko's own PKCS#11 dependency; the optional ex
 `pip install .[pkcs11]`) and wrapped as a `cryptography` EllipticCurvePrivateKey whose sign()
 asks the token, so the QR, SD-JWT and PDF code does not know where the key lives. Tested with
 SoftHSM2 (tests/diplomas/test_pki.py).
+
+Operating it in production:
+1. On the offline CA machine, make the root (P-256, CA:TRUE pathlen 0) and keep its key there.
+2. Make the issuing key (in the HSM, or a PEM file), have the root certify it with the profile
+   of make_issuer() (CA:FALSE; digitalSignature + nonRepudiation, critical).
+3. Put root.pem, issuer.pem (key + certificate, or the certificate alone with PKCS#11) and
+   issuers/<kid>.pem of every certificate ever used in DIPLOMA_PKI_DIR (owner-only); the
+   kid is printed by `manage.py rotate_diploma_issuer` and is pki.kid_of(certificate).
+4. Publish root.pem for verifiers (PDF readers trust it for signatures: in NSS,
+   `certutil -A -n bac-root -t ",C," -i root.pem`, the middle flag being e-mail/S/MIME).
+5. Rotate: `manage.py rotate_diploma_issuer --certificate new.pem [--key new.key.pem]`.
+   Workers pick the new certificate up on their next signature (files are stat'ed).
 """
 
 from __future__ import annotations

@@ -764,11 +764,26 @@ def status_list_document(list_id: int) -> dict[str, Any] | None:
 # --- the PDF ----------------------------------------------------------------------------------
 
 
+def off_event_loop(function: Callable[..., Any], *args: Any) -> Any:
+    """Call `function` here, or in a worker thread when this thread runs an asyncio event loop:
+    pyHanko's synchronous API calls asyncio.run(), which cannot nest (an async caller, or a
+    Playwright test earlier in the same process)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def pdf_bytes(diploma: Diploma) -> bytes:
     """The signed PDF, rendered on demand (diplomas.pdf keeps the rendered file)."""
     from .pdf import render_pdf
 
-    return render_pdf(diploma)
+    return off_event_loop(render_pdf, diploma)
 
 
 # --- bulk issuance runs -----------------------------------------------------------------------

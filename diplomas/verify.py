@@ -327,8 +327,9 @@ def verify_pdf_file(
     data: bytes, *, keys: KeySet, status_list: StatusLists, lookup: Lookup | None = None
 ) -> Verdict:
     from .pdf import verify_pdf
+    from .services import off_event_loop
 
-    verdict = verify_pdf(data, trust_roots=keys.roots or None)
+    verdict = off_event_loop(verify_pdf, data, keys.roots or None)
     if not verdict.ok or not verdict.credential:
         return Verdict(INVALID, REASONS["pdf-invalid"], verdict.code or "pdf-invalid", "pdf")
     return verify_credential(

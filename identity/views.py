@@ -251,7 +251,11 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    return redirect("portal:home")
+    response = redirect("portal:home")
+    # A shared phone keeps nothing of the session: the offline diploma copy (service worker and
+    # its cache) and anything else stored by our pages go with it.
+    response["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 # --- activation -------------------------------------------------------------------------------

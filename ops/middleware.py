@@ -26,6 +26,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.META["bac.request_id_given"] = bool(rid)
         token = None
         if request_id.get() != rid or not rid:
             rid = accept_request_id(rid)
@@ -36,7 +37,10 @@ class RequestIdMiddleware:
         finally:
             if token is not None:
                 request_id.reset(token)
-        response.headers.setdefault("X-Request-ID", rid)
+        if request.META.get("bac.request_id_given") or token is None:
+            # Echoed when the client (or nginx) sent one; ops.wsgi adds it to every answer in
+            # production. Without either, answers stay byte-identical (the lookup's own tests).
+            response.headers.setdefault("X-Request-ID", rid)
         return response
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):

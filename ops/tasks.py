@@ -30,3 +30,14 @@ def ping_task(marker: str) -> str:
     cache.add(key, 0, 3600)
     cache.incr(key)
     return marker
+
+
+@shared_task(name="ops.clear_expired_sessions", ignore_result=True)
+def clear_expired_sessions_task() -> None:
+    """Sessions live in the database in production (they survive a Redis outage): drop the
+    expired ones, as `manage.py clearsessions` would."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()

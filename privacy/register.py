@@ -47,14 +47,19 @@ The export test (tests/privacy/test_export.py) fails if a kind that concerns a c
 exporter or does not appear in the export; the register test fails if a kind with a retention
 period has no purger.
 
-What the other apps add (wired in by their owners or the lead):
+What the other apps add (wired in by their owners or the lead), each from its AppConfig.ready():
 
-* complaints: ``complaints.answer_sheet_scan`` (scans of answer sheets, purged a year after the
-  decision) and ``complaints.complaint`` (the complaint and its decision; exported, kept);
-* scholarships: ``scholarships.document`` (income and family documents uploaded with an
-  application, purged after the scholarship year) and ``scholarships.application``;
-* sharing: ``sharing.view_log`` (who opened a diploma share link, when; purged after 90 days,
-  exported so the holder sees who looked) and ``sharing.share_link``.
+* complaints: ``complaints.answer_sheet_scan`` (the scans attached to complaints.Complaint,
+  with their complaints.ScanAccess log; purger: delete the scan file, blank the field and audit
+  per complaint, a year after the decision; exporter: the decrypted scans of the candidate's own
+  complaints) and ``complaints.complaint`` (the complaint and its decision; exported, kept);
+* scholarships: ``scholarships.document`` (scholarships.ApplicationDocument: income and family
+  documents; purger: delete files and rows after the scholarship year, audited per
+  application; exporter: the decrypted documents), ``scholarships.application`` (the
+  application, scholarships.HouseholdMember and scholarships.StatusEvent; exported, kept);
+* sharing: ``sharing.view_log`` (sharing.ShareView: who opened a diploma share link and when;
+  purger: delete rows older than 90 days; exporter: the holder's views, so they see who
+  looked) and ``sharing.share_link`` (sharing.ShareLink; exported).
 
 Consent topics (privacy.models.Consent) are registered the same way with ``consent_topic``.
 """

@@ -17,4 +17,5 @@ urlpatterns = [
     path("s/<str:token>/diploma.sd-jwt", views.shared_sd_jwt, name="shared_sd_jwt"),
     path("verify/", views.verify, name="verify"),
     path("api/verify", views.api_verify, name="api_verify"),
+    path("api/openapi.json", views.openapi, name="openapi"),
 ]

@@ -390,6 +390,15 @@ def _api_error(reason: str, message: str, status: int, **extra: Any) -> HttpResp
     return _no_store(JsonResponse(body, status=status))
 
 
+@require_GET
+def openapi(request: HttpRequest) -> HttpResponse:
+    from .api import OPENAPI
+
+    response = JsonResponse(OPENAPI)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
 @csrf_exempt  # a public API without cookies-based state; rate-limited per address
 @require_POST
 def api_verify(request: HttpRequest) -> HttpResponse:

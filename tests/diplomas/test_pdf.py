@@ -252,6 +252,35 @@ def test_the_text_holds_both_scripts(signed):
     assert "ينارمعلا" not in text  # Arabic in logical order, not visual
 
 
+def test_the_printed_qr_code_scans(tmp_path):
+    """The page rasterised at 150 dpi (poppler) and read by a barcode reader (zbar): the
+    code printed is the diploma's, and it verifies."""
+    for tool, package in (("pdftoppm", "poppler-utils"), ("zbarimg", "zbar-tools")):
+        if shutil.which(tool) is None:
+            _missing(f"{tool} is not installed (Debian package {package})")
+    diploma = make_diploma()
+    (tmp_path / "diploma.pdf").write_bytes(pdf.build_pdf(diploma))
+    subprocess.run(  # noqa: S603
+        [shutil.which("pdftoppm") or "pdftoppm", "-r", "150", "-png", "-singlefile"]
+        + ["diploma.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    done = subprocess.run(  # noqa: S603
+        [shutil.which("zbarimg") or "zbarimg", "--quiet", "--raw", "page.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    scanned = done.stdout.strip()
+    assert scanned == diploma.qr
+    assert qr.decode_qr(scanned).ok
+
+
 def test_rendered_once_then_served_from_storage(settings):
     diploma = make_diploma("BAC-2025-CACHE")
     first = pdf.render_pdf(diploma)

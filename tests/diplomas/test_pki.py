@@ -223,9 +223,10 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def softhsm(tmp_path_factory):
-    """A SoftHSM2 token holding a P-256 key pair generated inside it: (module, public key)."""
+    """A SoftHSM2 token holding a P-256 key pair generated inside it: (module, public key).
+    Once per process: SoftHSM reads its configuration when first loaded, and stays loaded."""
     module = next((path for path in SOFTHSM_MODULES if os.path.exists(path)), None)
     util = shutil.which("softhsm2-util")
     if module is None or util is None:

@@ -201,10 +201,42 @@ def test_verification_costs_under_a_millisecond_of_cpu():
     assert per_op < 0.001, f"{per_op * 1e3:.3f} ms of CPU a verification"
 
 
+def test_the_symbol_is_the_one_segno_chooses():
+    """qr_matrix() picks the mask segno's own evaluation picks (ISO/IEC 18004 §7.8.3), only
+    faster: same modules for codes of every size and every one of the eight masks."""
+    import random
+
+    import segno
+
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    generator = random.Random(18004)
+    masks = set()
+    texts = [qr.encode_qr(CLAIMS)] + [
+        qr.PREFIX + "".join(generator.choice(alphabet) for _ in range(generator.randint(5, 700)))
+        for _ in range(120)
+    ]
+    for text in texts:
+        reference = segno.make(text, error="m", micro=False)
+        masks.add(reference.mask)
+        assert qr.qr_matrix(text) == tuple(bytes(row) for row in reference.matrix), text
+        assert qr.qr_symbol(text).mask == reference.mask
+    assert masks == set(range(8))
+
+
 def test_svg_for_printing_and_display():
-    svg = qr.qr_svg(qr.encode_qr(CLAIMS), title="Code QR du diplôme")
-    assert svg.startswith("<svg") and "<title>Code QR du diplôme</title>" in svg
-    assert "style=" not in svg and "<?xml" not in svg
+    import re
+
+    text = qr.encode_qr(CLAIMS)
+    svg = qr.qr_svg(text, title="Code QR <du> diplôme")
+    assert svg.startswith("<svg") and "<title>Code QR &lt;du&gt; diplôme</title>" in svg
+    assert "style=" not in svg and "<?xml" not in svg and 'class="qr-code"' in svg
+    # The strokes redraw exactly the symbol's dark modules, inside a four-module quiet zone.
+    matrix = qr.qr_matrix(text)
+    drawn = [bytearray(len(matrix)) for _ in matrix]
+    for x, y, length in re.findall(r"M(\d+) (\d+)\.5h(\d+)", svg):
+        for column in range(int(x) - 4, int(x) - 4 + int(length)):
+            drawn[int(y) - 4][column] = 1
+    assert tuple(bytes(row) for row in drawn) == matrix
 
 
 # --- an independent implementation: cose-js (npm) ---------------------------------------------

@@ -44,5 +44,7 @@ def test_a_signed_in_person_visiting_sign_in_goes_home(client_for, clerk):
 def test_sign_out_only_accepts_post(client_for, candidate_a):
     signed_in = client_for(candidate_a.user)
     assert signed_in.get("/account/sign-out/").status_code == 405
-    signed_in.post("/account/sign-out/")
+    response = signed_in.post("/account/sign-out/")
     assert not is_signed_in(signed_in)
+    # Nothing of the session stays on a shared phone (e.g. the offline diploma copy).
+    assert "storage" in response["Clear-Site-Data"]

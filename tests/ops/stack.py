@@ -99,7 +99,7 @@ class Browser:
         elif data is not None:
             body = urllib.parse.urlencode(data).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        request = urllib.request.Request(url, data=body, headers=headers)
+        request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
         opener = self.follow if follow else self.stay
         try:
             with opener.open(request, timeout=timeout) as response:
@@ -212,7 +212,14 @@ class PrivatePostgres:
 
     def create_database(self, name: str) -> None:
         self._as_postgres(
-            str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name
+            str(PG_BIN / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
         )
 
     def drop_database(self, name: str) -> None:
@@ -249,7 +256,9 @@ class PrivateStack:
             cwd=ROOT, env={**self.env, **(env or {})}, capture_output=True, text=True,
             timeout=timeout,
         )  # fmt: skip
-        assert run.returncode == 0, f"manage.py {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
+        assert run.returncode == 0, (
+            f"manage.py {' '.join(args)} failed:\n{run.stdout}\n{run.stderr}"
+        )
         return run.stdout
 
     def shell(self, code: str, timeout: float = 120) -> str:
@@ -267,14 +276,21 @@ class PrivateStack:
     def start_web(self, workers: int = 2) -> None:
         self.web = self._spawn(
             "web",
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "ops.wsgi:application"],
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                str(ROOT / "deploy" / "gunicorn.conf.py"),
+                "ops.wsgi:application",
+            ],
             {
                 "GUNICORN_BIND": f"127.0.0.1:{self.web_port}",
                 "WEB_CONCURRENCY": str(workers),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.directory / "prometheus"),
             },
         )
-        wait_for(lambda: Browser(self.base).get("/healthz", timeout=2).status == 200, 60, "gunicorn")
+        wait_for(
+            lambda: Browser(self.base).get("/healthz", timeout=2).status == 200, 60, "gunicorn"
+        )
 
     def start_worker(self) -> None:
         queue = self.env["CELERY_DEFAULT_QUEUE"]

@@ -115,7 +115,9 @@ def test_redis_down_lookup_and_sign_in_keep_working(private_stack, private_servi
         other, other_birth = _pair(stack, offset=7)
         statuses = []
         for attempt in range(2 * 10 + 5):
-            reply = _lookup(browser, other, f"19{attempt % 90 + 10:02d}-01-01", f"100.65.0.{attempt + 1}")
+            reply = _lookup(
+                browser, other, f"19{attempt % 90 + 10:02d}-01-01", f"100.65.0.{attempt + 1}"
+            )
             statuses.append(reply.status)
         assert 429 in statuses, statuses
         assert set(statuses) <= {404, 429}
@@ -175,7 +177,12 @@ def test_broker_down_pages_work_and_tasks_run_once_it_is_back(private_stack, pri
         assert float(seconds) < 5, seconds
         waiting = {name for (name,) in _sql(stack, "SELECT name FROM ops_outboxtask")}
         assert {"results.prepare_publication", "ops.ping"} <= waiting, waiting
-        assert _sql(stack, "SELECT status FROM results_publication WHERE id = %s", [publication_id])[0][0] == "preparing"
+        assert (
+            _sql(stack, "SELECT status FROM results_publication WHERE id = %s", [publication_id])[
+                0
+            ][0]
+            == "preparing"
+        )
     finally:
         broker.start()
     # Once the broker is back, the outbox is sent (Celery beat runs this every 30 s).
@@ -223,11 +230,18 @@ def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
     publication_id, expected = (int(x) for x in out.split()[-2:])
     wait_for(lambda: _progress(stack, publication_id) > 0, 60, "the preparation to start")
     stack.kill_worker()
-    status = _sql(stack, "SELECT status, count FROM results_publication WHERE id = %s", [publication_id])
+    status = _sql(
+        stack, "SELECT status, count FROM results_publication WHERE id = %s", [publication_id]
+    )
     assert status[0] == ("preparing", 0), status  # nothing half-committed
-    assert _sql(
-        stack, "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s", [publication_id]
-    )[0][0] == 0
+    assert (
+        _sql(
+            stack,
+            "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
+            [publication_id],
+        )[0][0]
+        == 0
+    )
     stack.start_worker()  # the message comes back (acks_late, visibility timeout 10 s)
 
     def ready():
@@ -242,7 +256,10 @@ def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
         [publication_id],
     )
     assert rows[0] == (expected, expected)
-    assert _sql(stack, "SELECT count FROM results_publication WHERE id = %s", [publication_id])[0][0] == expected
+    assert (
+        _sql(stack, "SELECT count FROM results_publication WHERE id = %s", [publication_id])[0][0]
+        == expected
+    )
     audits = _sql(
         stack,
         "SELECT COUNT(*) FROM audit_auditentry WHERE action = 'results.publish' AND object_id = %s",
@@ -250,10 +267,17 @@ def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
     )
     assert audits[0][0] == 1
     # Once more for good measure: a late duplicate delivery changes nothing.
-    stack.shell(f"from results.publication import prepare_publication_task as t; t({publication_id})")
-    assert _sql(
-        stack, "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s", [publication_id]
-    )[0][0] == expected
+    stack.shell(
+        f"from results.publication import prepare_publication_task as t; t({publication_id})"
+    )
+    assert (
+        _sql(
+            stack,
+            "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
+            [publication_id],
+        )[0][0]
+        == expected
+    )
 
 
 # --- PostgreSQL restarted ---------------------------------------------------------------------
@@ -335,7 +359,7 @@ def test_full_disk_upload_clear_error_nothing_half_written(private_stack):
             _jpeg(900_000),  # encrypted, it no longer fits in 1 MB
             "image/jpeg",
         )
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - http on loopback
             f"{stack.base}/staff/candidates/{pk}/cnie/upload/",
             data=body,
             headers={"Content-Type": content_type},

@@ -29,8 +29,17 @@ nothing: ...")``; every other URL must refuse a POST without a token (test_csrf.
 A profile maps each persona (PERSONAS) to an HTTP status, ``LOGIN`` (a redirect to the sign-in
 page), ``ADMIN_LOGIN`` (to the Django admin's) or ``OK``. ``post`` is None (the view changes
 nothing, or only through another URL: POST is not tried), True (as described above) or a
-profile of its own. Add the objects your URLs need to the world (tests/privacy/world.py) if
-they are not there yet.
+profile of its own.
+
+The objects your URLs need: tests/privacy/world.py seeds candidate A's file, reports, CNIE
+copy, school, academy, session, etc. For objects of your own app, define in the same file::
+
+    def world_objects(objects: dict, users: dict) -> dict:
+        # e.g. {"complaint_a": a complaint of candidate A (objects["candidate_a"]), filed and
+        # handled by the personas of `users` ("clerk", "academy"...)}
+        return {"complaint_a": make_complaint(objects["candidate_a"], users["clerk"])}
+
+and name them in your kwargs ("complaint_a.pk").
 
 The matrix test fails when a URL of the project has no entry (listing them all), when an entry
 names no URL, and for every persona whose status differs from the entry. Nothing is skipped:
@@ -144,13 +153,21 @@ def project_routes() -> list[Route]:
     return _walk(get_resolver(), "", "")
 
 
+def matrix_modules() -> list:
+    """Every tests/<app>/access_matrix.py, imported."""
+    tests_dir = Path(__file__).resolve().parent.parent
+    return [
+        importlib.import_module(f"tests.{path.parent.name}.access_matrix")
+        for path in sorted(tests_dir.glob("*/access_matrix.py"))
+    ]
+
+
 def load_entries() -> dict[str, Entry]:
     """The ENTRIES of every tests/<app>/access_matrix.py."""
-    tests_dir = Path(__file__).resolve().parent.parent
     entries: dict[str, Entry] = {}
     owners: dict[str, str] = {}
-    for path in sorted(tests_dir.glob("*/access_matrix.py")):
-        module = importlib.import_module(f"tests.{path.parent.name}.access_matrix")
+    for module in matrix_modules():
+        path = Path(module.__file__)
         for name, entry in module.ENTRIES.items():
             if name in entries:
                 raise AssertionError(

@@ -4,7 +4,8 @@ candidate A, A's school or A's academy.
 
 An entry's kwargs name these attributes: "candidate_a.pk", "report_a.pk",
 "candidate_a.massar_code"... A value starting with "=" is taken literally ("=exams").
-Add the objects of your app here when your URLs need them (one attribute each).
+An app adds its own objects with a `world_objects(objects, users)` function in its
+tests/<app>/access_matrix.py (see tests/privacy/matrix.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from .matrix import matrix_modules
 from .seed import seed_personal_data
 
 
@@ -89,4 +91,11 @@ def build_world(request) -> World:
         ),
         "notification": notification,
     }
+    for module in matrix_modules():
+        extra = getattr(module, "world_objects", None)
+        if extra is not None:
+            added = extra(dict(objects), dict(users))
+            clash = set(added) & set(objects)
+            assert not clash, f"{module.__name__} redefines world objects {sorted(clash)}"
+            objects.update(added)
     return World(users, objects)

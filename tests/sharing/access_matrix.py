@@ -32,4 +32,5 @@ ENTRIES = {
     # Public verification: the page for all (an empty form is answered 400), the API POST only.
     "sharing:verify": Entry(PUBLIC, post=True),
     "sharing:api_verify": Entry(profile(405), post=profile(400)),
+    "sharing:openapi": Entry(PUBLIC),
 }

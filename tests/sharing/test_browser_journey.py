@@ -167,3 +167,25 @@ def test_a_verifier_checks_the_qr_code_on_the_device_then_with_the_register(
     page.locator("#verify-form button[type=submit]").click()
     page.wait_for_selector("#verify-result .verdict-valid dl")
     page.context.set_offline(False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_javascript_the_verification_page_posts_to_the_server(
+    chromium_browser, live_server, candidate_a
+):
+    give_cnie(candidate_a)
+    diploma = make_diploma(candidate_a)
+    context = chromium_browser.new_context(
+        java_script_enabled=False, base_url=live_server.url, viewport={"width": 360, "height": 800}
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto("/diploma/verify/")
+        page.fill("#id_text", diploma.qr)
+        submit(page, "#id_text")
+        assert page.locator("#verify-result .verdict-valid").count() == 1
+        assert diploma.number in page.locator("#verify-result").inner_text()
+        # (axe-core needs JavaScript: the tests above check these pages with it.)
+    finally:
+        context.close()

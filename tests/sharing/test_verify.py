@@ -200,3 +200,12 @@ def test_a_link_to_a_diploma_the_ministry_revoked_says_revoked(visitor, link, di
     assert body["state"] == "revoked" and "Fraud" not in str(body)
     html = visitor.get(url.replace("https://bac.example.ma", "")).content.decode()
     assert "Revoked diploma" in html and "Fraud" not in html
+
+
+def test_the_api_is_described_by_openapi_and_its_path_is_the_real_one(client):
+    response = client.get(reverse("sharing:openapi"))
+    body = response.json()
+    assert body["openapi"].startswith("3.")
+    assert list(body["paths"]) == [API]
+    states = body["components"]["schemas"]["Answer"]["properties"]["state"]["enum"]
+    assert {"valid", "revoked", "replaced", "expired", "invalid"} <= set(states)
