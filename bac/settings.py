@@ -39,9 +39,20 @@ def _key_file(name: str, make) -> str:
     KEYS_DIR.mkdir(parents=True, exist_ok=True)
     path = KEYS_DIR / name
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written aside then linked in place: processes starting together never read a
+        # half-written key, and the first to link wins.
+        temporary = KEYS_DIR / f".{name}.{os.getpid()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(make())
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 

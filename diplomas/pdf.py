@@ -447,7 +447,7 @@ class PdfVerdict:
     reason: str  # translatable text for people
     code: str = PdfReason.VALID
     signer: str = ""  # the signing certificate's subject
-    kid: str | None = None  # the signing certificate's kid, if it is one of ours
+    kid: str | None = None  # the signing certificate's kid (pki.kid_of)
     signed_at: datetime | None = None  # as the signer claims it (no time stamp in B-B)
     modified: bool = False  # anything added or changed after the signature
     credential: dict[str, Any] | None = field(default=None)  # as signed

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -310,11 +310,14 @@ def build_claims(
     )
 
 
+_CONTROLS = {i: " " for i in [*range(32), 127]}
+
+
 def _clean(value: Any) -> Any:
     """No control character anywhere (canonical N-Quads escape them differently from one
     implementation to another; a name never holds one)."""
     if isinstance(value, str):
-        return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in value).strip()
+        return value.translate(_CONTROLS).strip()
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -459,6 +462,73 @@ def _new_diploma(
     )
 
 
+_COPY_COLUMNS = (
+    "number",
+    "candidate_id",
+    "session_id",
+    "published_result_id",
+    "status",
+    "claims",
+    "issued_at",
+    "revocation_reason",
+    "status_list_index",
+    "credential",
+    "sd_jwt",
+    "qr",
+)
+
+
+def _insert(diplomas: list[Diploma]) -> list[Diploma]:
+    """Store new diplomas; returns those stored (a candidate given one meanwhile by a single
+    issuance keeps theirs). On PostgreSQL through COPY: a bulk INSERT of 10 kB rows spends
+    more time quoting parameters than signing them."""
+    from bac.pg import copy_from_stdin
+
+    if connection.vendor != "postgresql" or len(diplomas) < 50:
+        Diploma.objects.bulk_create(diplomas, ignore_conflicts=True)
+        stored = set(
+            Diploma.objects.filter(number__in=[d.number for d in diplomas]).values_list(
+                "number", "candidate_id"
+            )
+        )
+        return [d for d in diplomas if (d.number, d.candidate_id) in stored]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in _COPY_COLUMNS)
+    table = quote(Diploma._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE diploma_copy (number text, candidate_id bigint, "
+            "session_id bigint, published_result_id bigint, status text, claims jsonb, "
+            "issued_at timestamptz, revocation_reason text, status_list_index bigint, "
+            "credential jsonb, sd_jwt text, qr text)"
+        )
+        with copy_from_stdin(cursor, f"COPY diploma_copy ({columns}) FROM STDIN") as copy:
+            for d in diplomas:
+                copy.write_row(
+                    (
+                        d.number,
+                        d.candidate_id,
+                        d.session_id,
+                        d.published_result_id,
+                        d.status,
+                        json.dumps(d.claims, ensure_ascii=False),
+                        d.issued_at,
+                        d.revocation_reason,
+                        d.status_list_index,
+                        json.dumps(d.credential, ensure_ascii=False),
+                        d.sd_jwt,
+                        d.qr,
+                    )
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM diploma_copy "  # noqa: S608 - names from the model
+            "ON CONFLICT DO NOTHING RETURNING number"
+        )
+        stored = {row[0] for row in cursor.fetchall()}
+        cursor.execute("DROP TABLE diploma_copy")
+    return [d for d in diplomas if d.number in stored]
+
+
 def _candidates() -> QuerySet[Candidate]:
     return Candidate.objects.select_related(
         "session", "track", "school__directorate__academy", "user"
@@ -570,12 +640,13 @@ def issue_for_session(
                     _new_diploma(s, c, rows[admitted[c.pk]], numbers[i], first + i, names=names)
                     for i, c in enumerate(with_cnie)
                 ]
-                Diploma.objects.bulk_create(diplomas)
-                Refusal.objects.filter(
-                    candidate_id__in=[c.pk for c in with_cnie], resolved_at__isnull=True
-                ).update(resolved_at=s.moment)
+                diplomas = _insert(diplomas)
+                holders = [d.candidate_id for d in diplomas]
+                Refusal.objects.filter(candidate_id__in=holders, resolved_at__isnull=True).update(
+                    resolved_at=s.moment
+                )
                 _audit_issued(actor, diplomas)
-                _notify_issued([c.pk for c in with_cnie], f"session.{session.code}")
+                _notify_issued(holders, f"session.{session.code}")
                 report.issued += len(diplomas)
                 report.numbers += [d.number for d in diplomas]
         done += len(chunk)

@@ -51,12 +51,12 @@ CANDIDATE_SERVICES = (
         _("Report a material error in the grading of a national exam subject."),
         False,
     ),
-    (WindowKind.SCHOLARSHIP, _("Scholarship"), _("Apply for a post-bac grant."), False),
+    (WindowKind.SCHOLARSHIP, _("Scholarship"), _("Apply for a post-bac grant."), True),
     (
         WindowKind.DIPLOMA,
         _("Digital diploma"),
         _("Consult, download and share your diploma."),
-        False,
+        True,
     ),
 )
 
@@ -65,6 +65,8 @@ CANDIDATE_SERVICES = (
 SERVICE_URLS = {
     WindowKind.VERIFICATION: "verification:mine",
     WindowKind.CONVOCATION: "convocations:mine",
+    WindowKind.SCHOLARSHIP: "scholarships:mine",
+    WindowKind.DIPLOMA: "sharing:mine",
 }
 
 

@@ -25,11 +25,24 @@ def test_candidate_home_lists_every_service_with_its_window(client_for, candidat
     assert "Dates not announced yet." in html
 
 
-def test_a_service_not_built_never_shows_as_open(client_for, candidate_a):
+def test_an_open_service_links_to_its_page(client_for, candidate_a):
     SessionWindowFactory(session=candidate_a.session, kind="scholarship")
     html = client_for(candidate_a.user).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     section = html.split('id="service-scholarship"')[1].split("</li>")[0]
-    assert "state-upcoming" in section and "state-open" not in section
+    assert "state-open" in section and 'href="/scholarship/' in section
+
+
+def test_a_service_not_built_never_shows_as_open(monkeypatch, candidate_a):
+    from portal import services
+
+    SessionWindowFactory(session=candidate_a.session, kind="scholarship")
+    unbuilt = tuple(
+        (kind, title, text, built and kind != "scholarship")
+        for kind, title, text, built in services.CANDIDATE_SERVICES
+    )
+    monkeypatch.setattr(services, "CANDIDATE_SERVICES", unbuilt)
+    card = {c.kind: c for c in services.service_cards(candidate_a.session)}["scholarship"]
+    assert card.state == "upcoming" and card.url == ""
 
 
 def test_home_page_is_served_with_a_strict_content_security_policy(client, db):
