@@ -24,11 +24,13 @@ Target (DESIGN §6): 500,000 diplomas signed in under 10 minutes.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import json
 import multiprocessing
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bac.settings")
 os.environ.setdefault("DEBUG", "true")
 _TMP = tempfile.mkdtemp(prefix="bac-bench-diplomas-")
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 os.environ.setdefault("BAC_VAR_DIR", _TMP)
 os.environ.setdefault("BAC_KEYS_DIR", os.path.join(_TMP, "keys"))
 

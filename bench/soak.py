@@ -86,7 +86,7 @@ def _probe(url: str, bodies: list[bytes], seconds: int) -> float:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed for the capacity probe (apt-get install wrk), or give --rate")
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as handle:
-        lines = list(bodies) + [_unknown(bodies) for _ in range(max(20_000, len(bodies)))]
+        lines = list(bodies) + [_unknown(bodies) for _ in range(int(len(bodies) * 0.43))]
         for body in lines:
             data = json.loads(body)
             handle.write(f"{data['massar_code']},{data['birth_date']}\n")

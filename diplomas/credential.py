@@ -28,6 +28,7 @@ from .codec import encode_bitstring
 
 CONTEXT = [di.VC_V2, di.OB_V3]
 STATUS_CONTEXT = [di.VC_V2]
+STATUS_LIST_TTL_MS = 60_000
 STATUS_LIST_BITS = 1_048_576  # 2^20 per list (131,072 bytes, a few hundred once gzipped)
 AVERAGES = (
     ("general_average", "urn:bac:result:general-average", "Moyenne générale"),
@@ -315,6 +316,8 @@ def status_list_credential(
             "type": "BitstringStatusList",
             "statusPurpose": "revocation",
             "encodedList": encode_bitstring(revoked, length),
+            # Milliseconds a verifier may cache it: the URL's max-age (views.status_list).
+            "ttl": STATUS_LIST_TTL_MS,
         },
     }
     return di.sign(document, private_key, issuer.verification_method, valid_from)

@@ -11,6 +11,7 @@ credential is rebuilt in the same transaction.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import logging
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
@@ -128,10 +130,7 @@ def issuer_for(moment: datetime.datetime) -> cred.Issuer:
 
 
 def signer(moment: datetime.datetime | None = None) -> Signer:
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
-
+    """The signing context of a batch: keys, issuer, and the proofs' `created` moment."""
     moment = moment or timezone.now()
     identity = pki.signing_identity()
     factory = cred.CredentialFactory(issuer_for(moment), diploma_keys.key_ring().signing_key)
@@ -860,11 +859,29 @@ def pdf_bytes(diploma: Diploma) -> bytes:
 # --- bulk issuance runs -----------------------------------------------------------------------
 
 
-def start_issuance(session: ExamSession, *, actor=None, academy_id: int | None = None):
-    """Create an issuance run and queue its task once the transaction commits."""
+def start_issuance(
+    session: ExamSession, *, actor=None, academy_id: int | None = None
+) -> list[IssuanceRun]:
+    """Create issuance runs and queue their tasks once the transaction commits: one per academy
+    (the academy given, or every academy with candidates in the session), so that several
+    Celery workers share a national issuance."""
+    from exams.models import Academy
+
     from .tasks import issue_session_task
 
-    run = IssuanceRun.objects.create(session=session, academy_id=academy_id, created_by=actor)
+    if academy_id is not None:
+        academy_ids = [academy_id]
+    else:
+        academy_ids = list(
+            Academy.objects.filter(directorates__schools__candidates__session=session)
+            .distinct()
+            .order_by("code")
+            .values_list("pk", flat=True)
+        )
+    runs = [
+        IssuanceRun.objects.create(session=session, academy_id=pk, created_by=actor)
+        for pk in academy_ids
+    ]
     record_changes(
         actor,
         [
@@ -872,13 +889,19 @@ def start_issuance(session: ExamSession, *, actor=None, academy_id: int | None =
                 action="diplomas.issue_session",
                 object_type="diplomas.issuancerun",
                 object_id=str(run.pk),
-                after={"session": session.code, "academy": academy_id},
+                after={"session": session.code, "academy": run.academy_id},
             )
+            for run in runs
         ],
     )
-    run_id = run.pk
-    transaction.on_commit(lambda: issue_session_task.delay(run_id), robust=True)
-    return run
+    run_ids = [run.pk for run in runs]
+
+    def queue() -> None:
+        for run_id in run_ids:
+            issue_session_task.delay(run_id)
+
+    transaction.on_commit(queue, robust=True)
+    return runs
 
 
 def run_issuance(run_id: int) -> IssuanceRun:

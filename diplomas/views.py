@@ -40,6 +40,14 @@ def did_document(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+def jwt_vc_issuer(request: HttpRequest) -> JsonResponse:
+    """/.well-known/jwt-vc-issuer: SD-JWT VC issuer metadata, where a verifier finds the keys of
+    the `iss` of our SD-JWT VCs (the site URL)."""
+    site = services.site()
+    return _public_json({"issuer": site, "jwks_uri": f"{site}/diplomas/jwks.json"}, 300)
+
+
+@require_GET
 def jwks(request: HttpRequest) -> JsonResponse:
     return _public_json(diploma_keys.jwks(), 300)
 
@@ -87,7 +95,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "diplomas/staff_list.html",
-        {"form": form, "page": page, "runs": runs[:5]},
+        {"form": form, "page": page, "runs": runs[:20]},
     )
 
 
@@ -114,10 +122,15 @@ def issue(request: HttpRequest) -> HttpResponse:
     form = IssueForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         academy_id = request.user.academy_id if request.user.role == Role.ACADEMY else None
-        run = services.start_issuance(
+        runs = services.start_issuance(
             form.cleaned_data["session"], actor=request.user, academy_id=academy_id
         )
-        return redirect("diplomas:run", pk=run.pk)
+        if len(runs) == 1:
+            return redirect("diplomas:run", pk=runs[0].pk)
+        messages.success(
+            request, _("Issuances started, one per academy: %(count)s.") % {"count": len(runs)}
+        )
+        return redirect("diplomas:staff_list")
     return render(request, "diplomas/issue.html", {"form": form})
 
 

@@ -11,7 +11,7 @@ class ScholarshipsConfig(AppConfig):
         # when one result is corrected (e.g. after a complaint).
         from results import signals
 
-        from . import services
+        from . import privacy_hooks, services
 
         signals.publication_made_public.connect(
             services.on_publication_made_public, dispatch_uid="scholarships.recheck_publication"
@@ -19,3 +19,5 @@ class ScholarshipsConfig(AppConfig):
         signals.result_republished.connect(
             services.on_result_republished, dispatch_uid="scholarships.recheck_republished"
         )
+        # What the app holds about candidates, in the register of personal data.
+        privacy_hooks.register_data_kinds()

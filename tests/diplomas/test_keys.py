@@ -57,3 +57,12 @@ def test_after_rotation_old_credentials_still_verify_and_new_ones_use_the_new_ke
     new = services.replace_diploma(diploma, reason="re-signed", actor=ministry_staff)
     assert new.credential["proof"]["verificationMethod"] == ids[0]
     assert verify.verify_any(json.dumps(new.credential)).state == "valid"
+
+
+def test_sd_jwt_vc_issuer_metadata_points_to_the_jwks(client, diploma):
+    from diplomas import codec
+
+    metadata = client.get("/.well-known/jwt-vc-issuer").json()
+    payload = json.loads(codec.b64url_decode(diploma.sd_jwt.split(".")[1]))
+    assert metadata["issuer"] == payload["iss"]
+    assert metadata["jwks_uri"].endswith("/diplomas/jwks.json")

@@ -203,3 +203,26 @@ def test_the_command_issues_the_session_with_a_report(published, session):
     with committed():
         call_command("issue_diplomas", "--session", session.code, stdout=out, stderr=StringIO())
     assert "1 issued, 0 already held, 0 refused (no CNIE) of 1 admitted." in out.getvalue()
+
+
+def test_a_large_batch_is_stored_whole_and_audited(session, school, track, clock):
+    # 60 candidates: above the COPY threshold on PostgreSQL (the ORM path on SQLite).
+    from tests.factories import CandidateFactory
+
+    candidates = [CandidateFactory(session=session, school=school, track=track) for _ in range(60)]
+    computation = make_computation(
+        session, {c: ("12.50", "admitted", "assez_bien") for c in candidates}
+    )
+    publish(computation, clock.now + datetime.timedelta(minutes=1))
+    clock.advance(120)
+    with committed():
+        notify_due_publications()
+    with committed():
+        report = services.issue_for_session(session)
+    assert report.issued == 60 and Diploma.objects.filter(status="valid").count() == 60
+    diploma = Diploma.objects.order_by("?").first()
+    assert diploma.claims["mention"] == "assez_bien" and diploma.credential["proof"]
+    assert AuditEntry.objects.filter(action="diplomas.issue").count() == 60
+    from diplomas import verify
+
+    assert verify.verify_any(diploma.sd_jwt).state == "valid"

@@ -9,6 +9,8 @@ from diplomas import verify
 from diplomas.codec import bit_at, decode_bitstring
 from diplomas.models import IssuanceRun
 
+from .conftest import committed
+
 pytestmark = pytest.mark.django_db
 
 
@@ -65,3 +67,48 @@ def test_ministry_staff_launch_the_issuance_and_follow_it(client_for, ministry_s
 def test_academy_staff_launch_it_for_their_academy_only(client_for, academy_staff, published):
     client_for(academy_staff).post("/diplomas/staff/issue/", {"session": published.session_id})
     assert IssuanceRun.objects.get().academy_id == academy_staff.academy_id
+
+
+def test_a_national_issuance_is_one_run_per_academy(
+    client_for, ministry_staff, published, other_academy, session, track, candidate_a
+):
+    from tests.factories import CandidateFactory, DirectorateFactory, SchoolFactory
+
+    far = SchoolFactory(directorate=DirectorateFactory(academy=other_academy))
+    CandidateFactory(session=session, school=far, track=track, massar_code="J139999999")
+    with committed():
+        response = client_for(ministry_staff).post(
+            "/diplomas/staff/issue/", {"session": session.pk}
+        )
+    assert response.status_code == 302 and response["Location"].endswith("/diplomas/staff/")
+    runs = IssuanceRun.objects.order_by("academy__code")
+    assert [r.academy.code for r in runs] == ["ORI", "RSK"]
+    assert [(r.status, r.issued) for r in runs] == [("done", 0), ("done", 1)]
+
+
+def test_the_staff_list_makes_the_same_queries_for_one_or_many_diplomas(
+    client_for, ministry_staff, diploma, session, school, track, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from diplomas.models import Diploma
+    from tests.factories import CandidateFactory
+
+    staff = client_for(ministry_staff)
+    with CaptureQueriesContext(connection) as one:
+        staff.get("/diplomas/staff/")
+    for n in range(5):
+        other = CandidateFactory(
+            session=session, school=school, track=track, massar_code=f"K13000000{n}"
+        )
+        Diploma.objects.create(
+            number=f"MA-2026-0000-000{n}",
+            candidate=other,
+            session=session,
+            issued_at=diploma.issued_at,
+            status_list_index=1000 + n,
+        )
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = staff.get("/diplomas/staff/")
+    assert page.content.decode().count("MA-2026-0000-000") == 5

@@ -23,9 +23,27 @@ def download(client):
     return archive, json.loads(archive.read("data.json"))
 
 
+def seed_services(candidate):
+    """What candidate A holds only once they have used the services: a scholarship application
+    (household, incomes, documents) matched in the social-register extract, and a share link of
+    their diploma opened once."""
+    from scholarships.models import SocialRegisterEntry
+    from sharing.models import ShareView
+    from tests.scholarships.access_matrix import seed_application
+    from tests.sharing.access_matrix import seed_share_link
+
+    programme, application, _document = seed_application(candidate)
+    SocialRegisterEntry.objects.create(
+        programme=programme, rsu_number=application.rsu_number, household_size=2, rsu_index=7
+    )
+    link, _token = seed_share_link(candidate)
+    ShareView.objects.create(link=link, kind=ShareView.Kind.PAGE, network="203.0.113.0/24")
+
+
 def test_every_register_kind_that_concerns_a_candidate_is_in_the_export(
     seeded, candidate_a, client_for
 ):
+    seed_services(candidate_a)
     _archive, data = download(client_for(candidate_a.user))
     expected = {kind.key for kind in register.candidate_kinds()}
     assert expected <= set(data["kinds"])

@@ -42,12 +42,16 @@ CANDIDATE_POST_ON_APPLICATION = profile(403, anonymous=LOGIN, candidate_a=OK, ca
 COMMISSION_POST_ONLY = profile(
     403, anonymous=LOGIN, academy=405, academy_other=405, ministry=405
 )
+# Their POST: every member passes the checks (a redirect back to the list).
+COMMISSION_POST = profile(403, anonymous=LOGIN, academy=OK, academy_other=OK, ministry=OK)
 
 ENTRIES = {
     # The candidate's file page: for every candidate, with or without an application.
     "scholarships:mine": Entry(CANDIDATE),
     # Starting: A already has one (refused, redirect), B may start one (or is refused): both OK.
-    "scholarships:start": Entry(CANDIDATE_POST_ONLY, post=CANDIDATE),
+    "scholarships:start": Entry(
+        CANDIDATE_POST_ONLY, post=profile(403, anonymous=LOGIN, candidate_a=OK, candidate_b=OK)
+    ),
     # A's application is submitted: its steps are closed (redirect to the file page).
     "scholarships:step": Entry(
         profile(403, anonymous=LOGIN, candidate_a=302, candidate_b=404),
@@ -66,8 +70,8 @@ ENTRIES = {
     "scholarships:commission_export": Entry(ACADEMY_AND_MINISTRY, kwargs={"fmt": "=csv"}),
     # The empty form is answered 400 to members: OK.
     "scholarships:commission_register": Entry(ACADEMY_AND_MINISTRY, post=True),
-    "scholarships:commission_bulk": Entry(COMMISSION_POST_ONLY, post=ACADEMY_AND_MINISTRY),
-    "scholarships:commission_rank": Entry(COMMISSION_POST_ONLY, post=ACADEMY_AND_MINISTRY),
+    "scholarships:commission_bulk": Entry(COMMISSION_POST_ONLY, post=COMMISSION_POST),
+    "scholarships:commission_rank": Entry(COMMISSION_POST_ONLY, post=COMMISSION_POST),
     # A's application and document: outside the other academy's scope (404).
     "scholarships:commission_detail": Entry(
         ACADEMY_OBJECT, kwargs={"pk": "scholarship_application_a.pk"}, post=True
@@ -93,25 +97,18 @@ def _png() -> bytes:
     return buffer.getvalue()
 
 
-def world_objects(objects: dict, users: dict) -> dict:
-    """An open programme, candidate A's submitted application with its documents, and the
-    commission: both academy personas for their academy, the ministry persona for the nation."""
+def seed_application(candidate, *, programme=None):
+    """An open programme of the candidate's session (unless given) and the candidate's
+    application, filled through the services as the form does (a household member, incomes,
+    registers, studies, two documents) and submitted. Returns (programme, application, the
+    last document uploaded)."""
     from scholarships import services
-    from scholarships.models import CommissionMember
 
-    candidate = objects["candidate_a"]
-    session = objects["session"]
-    values = services.default_values(session)
-    values["opens_at"] = timezone.now() - datetime.timedelta(days=1)
-    values["closes_at"] = timezone.now() + datetime.timedelta(days=20)
-    programme = services.create_programme(session, None, values)
-
-    CommissionMember.objects.create(user=users["academy"], academy=objects["academy"])
-    CommissionMember.objects.create(
-        user=users["academy_other"], academy=objects["other_academy"]
-    )
-    CommissionMember.objects.create(user=users["ministry"])
-
+    if programme is None:
+        values = services.default_values(candidate.session)
+        values["opens_at"] = timezone.now() - datetime.timedelta(days=1)
+        values["closes_at"] = timezone.now() + datetime.timedelta(days=20)
+        programme = services.create_programme(candidate.session, None, values)
     actor = candidate.user
     application = services.start_application(candidate, actor)
     services.save_step(application, actor, "identity", {"address": "12 rue Atlas, Rabat"})
@@ -144,7 +141,20 @@ def world_objects(objects: dict, users: dict) -> dict:
     for kind in ("income_certificate", "rsu_certificate"):
         document = services.upload_document(application, actor, kind, io.BytesIO(_png()))
     services.save_step(application, actor, "documents", {})
-    application = services.submit(application, actor)
+    return programme, services.submit(application, actor), document
+
+
+def world_objects(objects: dict, users: dict) -> dict:
+    """An open programme, candidate A's submitted application with its documents, and the
+    commission: both academy personas for their academy, the ministry persona for the nation."""
+    from scholarships.models import CommissionMember
+
+    CommissionMember.objects.create(user=users["academy"], academy=objects["academy"])
+    CommissionMember.objects.create(
+        user=users["academy_other"], academy=objects["other_academy"]
+    )
+    CommissionMember.objects.create(user=users["ministry"])
+    programme, application, document = seed_application(objects["candidate_a"])
     return {
         "scholarship_programme": programme,
         "scholarship_application_a": application,
