@@ -238,11 +238,12 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _refused(request, complaint, refusal, form_name: str, form) -> HttpResponse:
+    # A field's problem is shown at the field; any other at the top of the page, which every
+    # visitor sees (the forms are not shown to those who may not decide).
     if refusal.field and refusal.field in form.fields:
         form.add_error(refusal.field, refusal.message)
     else:
-        form.add_error(None, refusal.message)
-    messages.error(request, refusal.message)
+        messages.error(request, refusal.message)
     return _review_page(request, complaint, {form_name: form}, status=400)
 
 

@@ -747,13 +747,16 @@ def current_of(diploma: Diploma) -> Diploma:
 def follow_result(candidate: Candidate, reason: str, actor=None) -> Diploma | None:
     """Bring the candidate's diploma in line with their current published result: replace it if
     what it states changed, revoke it if they are no longer admitted, issue one if they became
-    admitted (with a CNIE). Returns the valid diploma after that, if any."""
+    admitted (with a CNIE) and DIPLOMAS_AUTO_ISSUE is on. Returns the valid diploma after that,
+    if any."""
     candidate = _candidates().get(pk=candidate.pk)
     held = current_diploma(candidate)
     row = current_result(candidate)
     admitted = row is not None and row.decision == Decision.ADMITTED
     if held is None:
-        if not admitted:
+        from .receivers import auto_issue
+
+        if not admitted or not auto_issue():
             return None
         try:
             return issue_diploma(candidate, actor=actor)

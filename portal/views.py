@@ -4,6 +4,7 @@ from audit.models import AuditEntry
 from candidates.models import Candidate
 from identity.access import candidate_required
 
+from .history_labels import action_label
 from .services import service_cards
 
 
@@ -31,11 +32,13 @@ def home(request):
 
 @candidate_required
 def history(request):
-    entries = (
+    entries = list(
         AuditEntry.objects.filter(candidate__user=request.user)
         # Marks reach the candidate through the published results, never before publication.
         .exclude(object_type="grade")
         .order_by("-sequence")
         .only("at", "action", "before", "after", "reason", "actor_label")[:200]
     )
+    for entry in entries:
+        entry.label = action_label(entry.action)
     return render(request, "portal/history.html", {"entries": entries})

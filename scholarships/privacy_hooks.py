@@ -20,9 +20,7 @@ DOCUMENT_DAYS = 365
 # The social-register extract: one year after its import (each year's programme imports its own).
 REGISTER_DAYS = 365
 PURGE_BATCH = 500
-PUBLIC_TASK = _(
-    "Public task: awarding the post-baccalaureate scholarships (law 09-08, article 4)"
-)
+PUBLIC_TASK = _("Public task: awarding the post-baccalaureate scholarships (law 09-08, article 4)")
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,6 @@
 """The register entries of the sharing app (privacy.register), with their purgers and exporters.
 
-`register_data_kinds()` declares them; it is meant to be called from SharingConfig.ready() once
-the privacy export test knows that a candidate may have no share link (see the report).
+`register_data_kinds()` declares them; SharingConfig.ready() calls it.
 """
 
 from __future__ import annotations

@@ -163,7 +163,10 @@ def test_a_republished_result_that_fails_revokes_the_diploma(diploma, candidate_
     assert services.current_diploma(candidate_a) is None
 
 
-def test_a_republished_result_that_admits_issues_a_diploma(published, candidate_b, academy_staff):
+def test_a_republished_result_that_admits_issues_a_diploma(
+    published, candidate_b, academy_staff, settings
+):
+    settings.DIPLOMAS_AUTO_ISSUE = True
     add_grades(candidate_b)
     _republish(candidate_b, ("10.40", "admitted", "passable"), academy_staff)
     diploma = services.current_diploma(candidate_b)

@@ -39,9 +39,7 @@ CANDIDATE_POST_ONLY = profile(403, anonymous=LOGIN, candidate_a=405, candidate_b
 # Their POST: A's application is acted upon (a redirect), B has none (404).
 CANDIDATE_POST_ON_APPLICATION = profile(403, anonymous=LOGIN, candidate_a=OK, candidate_b=404)
 # POST-only commission actions: GET is 405 for every member, 403 for anyone else.
-COMMISSION_POST_ONLY = profile(
-    403, anonymous=LOGIN, academy=405, academy_other=405, ministry=405
-)
+COMMISSION_POST_ONLY = profile(403, anonymous=LOGIN, academy=405, academy_other=405, ministry=405)
 # Their POST: every member passes the checks (a redirect back to the list).
 COMMISSION_POST = profile(403, anonymous=LOGIN, academy=OK, academy_other=OK, ministry=OK)
 
@@ -150,9 +148,7 @@ def world_objects(objects: dict, users: dict) -> dict:
     from scholarships.models import CommissionMember
 
     CommissionMember.objects.create(user=users["academy"], academy=objects["academy"])
-    CommissionMember.objects.create(
-        user=users["academy_other"], academy=objects["other_academy"]
-    )
+    CommissionMember.objects.create(user=users["academy_other"], academy=objects["other_academy"])
     CommissionMember.objects.create(user=users["ministry"])
     programme, application, document = seed_application(objects["candidate_a"])
     return {

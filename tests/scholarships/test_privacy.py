@@ -10,6 +10,7 @@ import datetime
 
 import pytest
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -212,3 +213,20 @@ def test_an_unreadable_document_is_said_so_in_the_export(submitted, candidate_a)
     rows = {r["kind"]: r for r in data["kinds"]["scholarships.document"]["records"]}
     assert rows[document.kind]["file"] is None and rows[document.kind]["note"]
     assert sum(name.startswith("documents/scholarship-") for name in files) == 1
+
+
+def test_the_candidate_reads_the_purge_and_their_steps_in_plain_words_in_their_history(
+    clock, submitted, academy_member, candidate_a, client_for
+):
+    decided = services.decide(submitted, academy_member, "full")
+    later = clock.at(decided.decided_at + RETENTION + 30 * DAY)
+    assert purge(later) == 2
+    page = client_for(candidate_a.user).get(reverse("portal:history")).content.decode()
+    for label in (
+        "Scholarship supporting documents deleted (retention period over)",
+        "Scholarship application submitted",
+        "Scholarship decision",
+        "Scholarship application: document uploaded",
+    ):
+        assert label in page
+    assert "scholarships.purge_documents" not in page and "scholarships.submit" not in page
