@@ -360,6 +360,9 @@ def _ed25519_pem() -> str:
 RESULTS_EXPORT_SIGNING_KEY = env_str("RESULTS_EXPORT_SIGNING_KEY") or _key_file(
     "results_export_ed25519.pem", _ed25519_pem
 )
+# Diplomas are issued to every admitted candidate with a CNIE as soon as a publication of
+# results is public (diplomas.receivers); false: staff start the issuance themselves.
+DIPLOMAS_AUTO_ISSUE = env_bool("DIPLOMAS_AUTO_ISSUE", True)
 # The diploma PKI (diplomas/pki.py): root certificate, issuing key and certificates. Unset:
 # generated on first start under KEYS_DIR/diploma_pki (embedded default). Set: read from that
 # directory, never generated. With DIPLOMA_PKCS11_MODULE set, the issuing key stays in a

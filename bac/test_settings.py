@@ -23,3 +23,6 @@ SMS_BACKEND = "notifications.sms.MemorySMSBackend"
 SECURE_SSL_REDIRECT = False
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="bac-test-media-"))  # noqa: F405
 LANGUAGE_CODE = "en"  # tests assert English unless they ask for another language
+# Other apps' tests publish results without expecting diplomas to appear; diploma tests that
+# want the issuance on publication turn it on.
+DIPLOMAS_AUTO_ISSUE = False

@@ -23,11 +23,9 @@ def on_result_republished(sender, candidate, publication, reason="", actor=None,
 
 
 def auto_issue() -> bool:
-    """settings.DIPLOMAS_AUTO_ISSUE, true by default; except under the test settings, where the
-    other apps' tests publish results without expecting diplomas (and their notifications and
-    audit entries) to appear: a test that wants it sets DIPLOMAS_AUTO_ISSUE = True."""
-    default = settings.SETTINGS_MODULE != "bac.test_settings"
-    return bool(getattr(settings, "DIPLOMAS_AUTO_ISSUE", default))
+    """settings.DIPLOMAS_AUTO_ISSUE: diplomas are issued as soon as results are public (the
+    test settings turn it off: a test that wants it sets it)."""
+    return bool(settings.DIPLOMAS_AUTO_ISSUE)
 
 
 def on_publication_made_public(sender, publication, **kwargs) -> None:

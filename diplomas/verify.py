@@ -11,6 +11,7 @@ reveals nothing the face does not already show (never why a diploma was revoked)
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 from collections.abc import Callable, Mapping
@@ -119,10 +120,11 @@ class KeySet:
         certificates = {}
         for jwk in jwks.get("keys", []):
             if jwk.get("kty") == "EC" and jwk.get("x5c"):
-                import base64
-
-                der = base64.b64decode(jwk["x5c"][0])
-                certificates[jwk["kid"]] = x509.load_der_x509_certificate(der)
+                certificate = x509.load_der_x509_certificate(base64.b64decode(jwk["x5c"][0]))
+                # With a trust anchor, only the certificates it issued count.
+                if roots and not any(_issued_by(certificate, root) for root in roots):
+                    continue
+                certificates[jwk["kid"]] = certificate
         return cls(did, ed25519, certificates, list(roots or []))
 
     @classmethod
@@ -136,6 +138,14 @@ class KeySet:
             json.loads((directory / "jwks.json").read_text(encoding="utf-8")),
             roots,
         )
+
+
+def _issued_by(certificate: x509.Certificate, root: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(root)
+    except Exception:  # InvalidSignature, another issuer name, a key of another type
+        return False
+    return True
 
 
 # list id -> decoded bitstring, or None when the list cannot be had

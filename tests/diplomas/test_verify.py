@@ -162,3 +162,18 @@ def test_the_sd_jwt_names_the_current_issuing_certificate(diploma):
     header = json.loads(codec.b64url_decode(diploma.sd_jwt.split(".")[0]))
     assert header["typ"] == "dc+sd-jwt" and header["alg"] == "ES256"
     assert header["kid"] == diploma_pki.signing_identity().kid
+
+
+def test_offline_an_issuing_certificate_the_ca_did_not_sign_is_ignored(diploma, tmp_path, capsys):
+    from cryptography.hazmat.primitives import serialization
+
+    from diplomas import pki
+
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    _key, other_ca = pki.make_root()  # our issuing certificate does not chain to it
+    (tmp_path / "ca.pem").write_bytes(other_ca.public_bytes(serialization.Encoding.PEM))
+    for face in ("qr.txt", "credential.sd-jwt"):
+        with pytest.raises(SystemExit):
+            call_command("verify_diploma", str(tmp_path / face), "--keys", str(tmp_path))
+    out = capsys.readouterr().out
+    assert out.count("INVALID") == 2 and out.count("not ours") == 2

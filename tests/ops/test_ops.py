@@ -206,3 +206,23 @@ def test_error_pages_never_leak(client):
 
     page = render_to_string("500.html")  # rendered with no context at all, as Django does
     assert "Something went wrong on our side" in page and "Traceback" not in page
+
+
+def test_a_task_logs_under_the_request_id_that_queued_it():
+    from types import SimpleNamespace
+
+    from ops.celery import _adopt_request_id, _drop_request_id
+
+    task = SimpleNamespace(request=SimpleNamespace(request_id="req-4444-5555", headers=None))
+    _adopt_request_id(task_id="t1", task=task)
+    try:
+        assert request_id.get() == "req-4444-5555"
+    finally:
+        _drop_request_id(task_id="t1")
+    assert request_id.get() == ""
+    # A task nobody's request queued (beat) logs under its own id.
+    _adopt_request_id(task_id="t2", task=SimpleNamespace(request=SimpleNamespace(headers={})))
+    try:
+        assert request_id.get() == "task-t2"
+    finally:
+        _drop_request_id(task_id="t2")
