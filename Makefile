@@ -87,8 +87,15 @@ test-prod: $(STAMP)
 	$(BIN)/pytest -q -m prod -p no:randomly tests/ops $(PYTEST_ARGS); status=$$?; \
 	$(MAKE) prod-stop; exit $$status
 
+# Apps with a catalogue of their own (<app>/locale) keep their strings out of the shared one.
+APP_CATALOGUES := $(patsubst %/locale,%,$(wildcard */locale))
 messages: $(STAMP)
-	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench
+	$(MANAGE) makemessages -l ar -l fr -l en --ignore=.venv --ignore=tests --ignore=bench \
+	  --ignore=staticfiles $(foreach app,$(APP_CATALOGUES),--ignore=$(app))
+	for app in $(APP_CATALOGUES); do \
+	  (cd $$app && DJANGO_SETTINGS_MODULE=bac.settings DEBUG=true PYTHONPATH=.. \
+	   ../$(BIN)/django-admin makemessages -l ar -l fr -l en) || exit 1; \
+	done
 	$(MANAGE) compilemessages --ignore=.venv
 
 lock: $(BIN)/python

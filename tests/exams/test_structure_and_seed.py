@@ -59,3 +59,12 @@ def test_seed_with_demo_data_prepares_every_service_and_can_run_again(db, settin
     assert FileCheck.objects.count() == 300
     call_command("seed", candidates=300, demo_data=True)
     assert Grade.objects.count() == grades
+    # The services after the exams can be tried at once, and nothing is done twice.
+    from complaints.models import Complaint
+    from diplomas.models import Diploma
+    from results.models import Publication
+    from scholarships.models import Programme
+
+    assert Publication.objects.filter(status=Publication.Status.READY).count() == 1
+    assert Diploma.objects.exists() and Complaint.objects.exists()
+    assert Programme.objects.count() == 1

@@ -58,11 +58,13 @@ class Command(BaseCommand):
         load_academies()
         load_tracks()
         schools = self._schools(count)
-        session = self._session(year)
+        session = self._session(year, demo=options["demo_data"])
         created = self._candidates(session, schools, count, options)
         if options["demo_data"]:
             self._demo_data(session)
         accounts = self._demo_accounts(session)
+        if options["demo_data"]:
+            self._demo_services()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Session {session.code}: {session.candidates.count()} candidates "
@@ -104,7 +106,7 @@ class Command(BaseCommand):
         ExamCentre.objects.bulk_create(new_centres, batch_size=BATCH, ignore_conflicts=True)
         return list(School.objects.order_by("code"))
 
-    def _session(self, year: int) -> ExamSession:
+    def _session(self, year: int, demo: bool = False) -> ExamSession:
         session, created = ExamSession.objects.get_or_create(
             code=f"{year}-N", defaults={"name": f"Session normale {year}", "year": year}
         )
@@ -126,6 +128,15 @@ class Command(BaseCommand):
                 "diploma": (now + 56 * day, None),
                 "catch_up": (now + 65 * day, now + 68 * day),
             }
+            if demo:
+                # The demo lets every service be tried at once: the day after results, with
+                # the data verification, the convocation and the scholarship still open.
+                plan |= {
+                    "convocation": (now - 3 * day, now + 40 * day),
+                    "results": (now - day, None),
+                    "complaints": (now - day, now + 2 * day),
+                    "diploma": (now - day, None),
+                }
             for kind, (opens, closes) in plan.items():
                 SessionWindow.objects.update_or_create(
                     session=session, kind=kind, defaults={"opens_at": opens, "closes_at": closes}
@@ -191,6 +202,13 @@ class Command(BaseCommand):
         if not Grade.objects.filter(candidate__session=session).exists():
             call_command("seed_grades", session=session.code, **quiet)
         call_command("recheck_session", session=session.code, **quiet)
+
+    def _demo_services(self) -> None:
+        """The services after the exams, tried at once: the scholarship programme opens, the
+        results are published, diplomas issued and complaints filed in every state. Each step
+        is idempotent and prints what it did."""
+        for command in ("demo_scholarships", "demo_diplomas", "demo_complaints"):
+            call_command(command, stdout=self.stdout, stderr=self.stderr)
 
     def _demo_accounts(self, session: ExamSession) -> list[str]:
         first, second = session.candidates.select_related("school__directorate__academy").order_by(
