@@ -65,6 +65,7 @@ def test_seed_with_demo_data_prepares_every_service_and_can_run_again(db, settin
     from results.models import Publication
     from scholarships.models import Programme
 
-    assert Publication.objects.filter(status=Publication.Status.READY).count() == 1
+    full = Publication.objects.filter(kind=Publication.Kind.FULL, status=Publication.Status.READY)
+    assert full.count() == 1
     assert Diploma.objects.exists() and Complaint.objects.exists()
     assert Programme.objects.count() == 1

@@ -13,8 +13,13 @@ from django.utils import timezone
 
 from diplomas import services
 from exams.models import ExamSession
-from results.models import Computation, Sitting
-from results.publication import current_publication, notify_due_publications, schedule_publication
+from results.models import Computation, Publication, Sitting
+from results.publication import (
+    current_publication,
+    notify_due_publications,
+    prepare_publication,
+    schedule_publication,
+)
 from results.services import compute_session
 
 
@@ -62,6 +67,15 @@ class Command(BaseCommand):
             self.stdout.write(f"Computing the results of {session.code}...")
             computation = compute_session(session, sitting=Sitting.NORMAL)
         self.stdout.write(f"Publishing the results of {session.code} now (results day)...")
-        with transaction.atomic():
-            schedule_publication(computation, timezone.now(), None, "demo: results day")
+        publication = Publication.objects.filter(
+            session=session, sitting=Sitting.NORMAL, status=Publication.Status.PREPARING
+        ).first()
+        if publication is None:
+            with transaction.atomic():
+                publication = schedule_publication(
+                    computation, timezone.now(), None, "demo: results day"
+                )
+        # The preparation task runs after the commit; inside an outer transaction (a test, a
+        # script) there is none: prepare it here (idempotent).
+        prepare_publication(publication.pk)
         notify_due_publications()
