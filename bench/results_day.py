@@ -123,6 +123,8 @@ def _environment(database: str, var_dir: str) -> dict[str, str]:
         "RESULTS_LOOKUP_KEY": secrets.token_urlsafe(48),
         "BAC_VAR_DIR": var_dir,
         "LOG_LEVEL": "WARNING",
+        # Results day is measured alone: the diplomas are issued by their own benchmark.
+        "DIPLOMAS_AUTO_ISSUE": "false",
         "DJANGO_SETTINGS_MODULE": "results_day_settings",
     }
 

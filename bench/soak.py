@@ -18,6 +18,10 @@ It prints the achieved rate, latency percentiles, the status counts (200 and 404
 anything else is an error: 429, 5xx, timeouts, connection errors), and each worker's memory at
 the start (first minute) and the end (last minute). Exit status 1 on any error or if a worker
 grew by more than --max-growth (10 %) from the first minute to the last.
+
+On freshly started workers, bounded per-process caches fill up first (e.g. 65,536 canonical
+client addresses per worker in identity.ratelimit, about 13 MiB with the soak's random
+addresses): soak once to warm them, then measure (docs/deployment.md, "Measured").
 """
 
 from __future__ import annotations

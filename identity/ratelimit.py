@@ -189,7 +189,7 @@ def client_address(request: HttpRequest) -> str:
     return _canonical_address(forwarded[-proxies]) or remote
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _canonical_address(text: str) -> str:
     """The address in its canonical form, or "" if `text` is not one (cached: on results day
     the same clients come back many times)."""
