@@ -26,6 +26,11 @@ def _clean_outboxes(settings):
     cache.clear()
     yield
     MemorySMSBackend.outbox.clear()
+    # A request through LocaleMiddleware leaves its language active in the thread: each test
+    # starts from the default language, whatever the one before it asked for.
+    from django.utils import translation
+
+    translation.deactivate()
 
 
 @pytest.fixture
