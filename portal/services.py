@@ -25,7 +25,7 @@ class ServiceCard:
     url: str = ""
 
 
-# The candidate's services in the order of the mission. `built` turns True as each lands.
+# The candidate's services in the order of the mission (`built`: whether the service exists).
 CANDIDATE_SERVICES = (
     (
         WindowKind.VERIFICATION,
@@ -49,7 +49,7 @@ CANDIDATE_SERVICES = (
         WindowKind.COMPLAINTS,
         _("Complaints"),
         _("Report a material error in the grading of a national exam subject."),
-        False,
+        True,
     ),
     (WindowKind.SCHOLARSHIP, _("Scholarship"), _("Apply for a post-bac grant."), True),
     (
@@ -65,6 +65,7 @@ CANDIDATE_SERVICES = (
 SERVICE_URLS = {
     WindowKind.VERIFICATION: "verification:mine",
     WindowKind.CONVOCATION: "convocations:mine",
+    WindowKind.COMPLAINTS: "complaints:mine",
     WindowKind.SCHOLARSHIP: "scholarships:mine",
     WindowKind.DIPLOMA: "sharing:mine",
 }
