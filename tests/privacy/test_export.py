@@ -25,10 +25,14 @@ def download(client):
 
 def seed_services(candidate):
     """What candidate A holds only once they have used the services: a scholarship application
-    (household, incomes, documents) matched in the social-register extract, and a share link of
-    their diploma opened once."""
+    (household, incomes, documents) matched in the social-register extract, a share link of
+    their diploma opened once, and a complaint about a published mark with the scan of its
+    answer sheet (returned)."""
+    from identity.models import Role
     from scholarships.models import SocialRegisterEntry
     from sharing.models import ShareView
+    from tests.complaints.access_matrix import seed_complaint
+    from tests.factories import UserFactory
     from tests.scholarships.access_matrix import seed_application
     from tests.sharing.access_matrix import seed_share_link
 
@@ -38,22 +42,34 @@ def seed_services(candidate):
     )
     link, _token = seed_share_link(candidate)
     ShareView.objects.create(link=link, kind=ShareView.Kind.PAGE, network="203.0.113.0/24")
+    reviewer = UserFactory(role=Role.ACADEMY, academy=candidate.school.directorate.academy)
+    return seed_complaint(candidate, reviewer, comment="Exercise 3 seems unmarked.")
 
 
 def test_every_register_kind_that_concerns_a_candidate_is_in_the_export(
     seeded, candidate_a, client_for
 ):
-    seed_services(candidate_a)
-    _archive, data = download(client_for(candidate_a.user))
+    complaint = seed_services(candidate_a)
+    archive, data = download(client_for(candidate_a.user))
     expected = {kind.key for kind in register.candidate_kinds()}
     assert expected <= set(data["kinds"])
     for key in expected:
         section = data["kinds"][key]
         assert isinstance(section["records"], list)
         assert section["label"] and section["retention"]
-    # Each kind that holds something about A says so (results aside: none published here).
+    # Each kind that holds something about A says so.
     empty = {key for key in expected if not data["kinds"][key]["records"]}
     assert empty <= {"results.grade", "results.result", "privacy.consent"}, empty
+    # The complaint, its comment, the decrypted scan and the log of who looked at it.
+    kinds = data["kinds"]
+    assert [r["reference"] for r in kinds["complaints.complaint"]["records"]] == [
+        complaint.reference
+    ]
+    assert kinds["complaints.comment"]["records"][0]["comment"] == "Exercise 3 seems unmarked."
+    scan = kinds["complaints.answer_sheet_scan"]["records"][0]
+    assert archive.read(scan["file"]).startswith(b"\x89PNG")
+    views = {(r["by"], r["action"]) for r in kinds["complaints.scan_access"]["records"]}
+    assert (candidate_a.user.username, "view") in views
 
 
 def test_published_results_and_their_marks_are_exported_and_nothing_before(
