@@ -7,8 +7,9 @@ answer sheet as the academy staff of A's academy would. Candidate B has no compl
 complaint answers B 404, never a hint of whose it is.
 
 Staff pages: the academy staff of A's academy review and decide (the actions pass the checks;
-the empty form is answered 400); the ministry oversees everything but reads only, so its POSTs
-are refused by the service (400, with the refusal message, nothing changed); the other
+the empty form is answered 400); the ministry oversees everything but reads only: its POSTs
+are answered 400, nothing changed (here the empty form's errors, or the service's refusal for
+approve; a filled form gets the refusal message, tests/complaints/test_views.py); the other
 academy's staff do not see A's complaint (404); school clerks and candidates are refused (403).
 The scan of the answer sheet opens for the deciders only: the ministry too is refused (403).
 """
