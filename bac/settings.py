@@ -8,7 +8,6 @@ DATABASE_URL, REDIS_URL and CELERY_BROKER_URL switches to the production stack.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .env import (
     env_str,
     parse_database_url,
 )
+from .keyfiles import write_new
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR = Path(env_str("BAC_SHARED_DATA", str(BASE_DIR.parent / "shared" / "data")))
@@ -35,24 +35,11 @@ DEBUG = env_bool("DEBUG", False)
 
 
 def _key_file(name: str, make) -> str:
-    """Read a key generated on first start, creating it (owner-only) if absent."""
-    KEYS_DIR.mkdir(parents=True, exist_ok=True)
+    """Read a key generated on first start, creating it (owner-only, atomically: processes
+    starting together never read half a key) if absent."""
     path = KEYS_DIR / name
     if not path.exists():
-        # Written aside then linked in place: processes starting together never read a
-        # half-written key, and the first to link wins.
-        temporary = KEYS_DIR / f".{name}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(make())
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        write_new(path, make().encode())
     return path.read_text().strip()
 
 

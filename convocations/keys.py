@@ -13,14 +13,14 @@ signature (the files are stat'ed, not re-read, on each use).
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
+
+from bac.keyfiles import StampedCache, mtime_ns, write_new
 
 from .codec import b64url, b64url_decode, key_id, raw_public_key
 
@@ -57,34 +57,11 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
     )
 
 
-def _write_new(path: Path, content: bytes, replace: bool = False) -> bool:
-    """Write `content` to `path` owner-only and atomically; without `replace`, only if `path`
-    does not exist yet (False if another process won the race)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        if replace:
-            os.replace(temporary, path)
-            return True
-        os.link(temporary, path)  # fails if the file exists: first writer wins
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def _publish(keys_dir: Path, public_key: Ed25519PublicKey) -> None:
     kid = b64url(key_id(public_key))
     target = keys_dir / PUBLIC_KEYS_DIR / kid
     if not target.exists():
-        _write_new(target, b64url(raw_public_key(public_key)).encode())
+        write_new(target, b64url(raw_public_key(public_key)).encode())
 
 
 def _load(keys_dir: Path) -> KeyRing:
@@ -94,7 +71,7 @@ def _load(keys_dir: Path) -> KeyRing:
         pem = configured.encode()
     else:
         if not private_path.exists():
-            _write_new(private_path, _pem(Ed25519PrivateKey.generate()))
+            write_new(private_path, _pem(Ed25519PrivateKey.generate()))
         pem = private_path.read_bytes()
     signing_key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(signing_key, Ed25519PrivateKey):
@@ -115,36 +92,21 @@ def _load(keys_dir: Path) -> KeyRing:
     return KeyRing(signing_key, kid, public_keys)
 
 
-_cache: dict[str, tuple[tuple, KeyRing]] = {}
-_lock = threading.Lock()
-
-
 def _stamp(keys_dir: Path) -> tuple:
-    def mtime(path: Path) -> int:
-        try:
-            return path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return 0
-
     return (
-        mtime(keys_dir / PRIVATE_KEY_FILE),
-        mtime(keys_dir / PUBLIC_KEYS_DIR),
+        mtime_ns(keys_dir / PRIVATE_KEY_FILE),
+        mtime_ns(keys_dir / PUBLIC_KEYS_DIR),
         getattr(settings, "CONVOCATION_SIGNING_KEY", ""),
         tuple(getattr(settings, "CONVOCATION_EXTRA_PUBLIC_KEYS", ())),
     )
 
 
+_rings: StampedCache[KeyRing] = StampedCache(_load, _stamp)
+
+
 def key_ring() -> KeyRing:
     """The current key ring, created on first use and reloaded when the files change."""
-    keys_dir = Path(settings.KEYS_DIR)
-    stamp = _stamp(keys_dir)
-    cached = _cache.get(str(keys_dir))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with _lock:
-        ring = _load(keys_dir)
-        _cache[str(keys_dir)] = (_stamp(keys_dir), ring)
-        return ring
+    return _rings.get(Path(settings.KEYS_DIR))
 
 
 def rotate() -> tuple[str, str]:
@@ -155,6 +117,6 @@ def rotate() -> tuple[str, str]:
     old = key_ring()
     new_key = Ed25519PrivateKey.generate()
     _publish(keys_dir, new_key.public_key())
-    _write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
-    _cache.pop(str(keys_dir), None)
+    write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
+    _rings.forget(keys_dir)
     return old.kid, key_ring().kid

@@ -20,8 +20,6 @@ SHA-256 of the raw public key.
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
+
+from bac.keyfiles import StampedCache, mtime_ns, write_new
 
 from .codec import b64url, b64url_decode, multikey_ed25519
 from .dataintegrity import DID_V1, MULTIKEY_V1
@@ -118,32 +118,10 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
     )
 
 
-def _write_new(path: Path, content: bytes, replace: bool = False) -> bool:
-    """Write owner-only and atomically; without `replace` only if absent (first writer wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        if replace:
-            os.replace(temporary, path)
-            return True
-        os.link(temporary, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def _publish(keys_dir: Path, public_key: Ed25519PublicKey) -> None:
     target = keys_dir / PUBLIC_KEYS_DIR / key_id(public_key)
     if not target.exists():
-        _write_new(target, b64url(raw_public_key(public_key)).encode())
+        write_new(target, b64url(raw_public_key(public_key)).encode())
 
 
 def _load(keys_dir: Path) -> KeyRing:
@@ -153,7 +131,7 @@ def _load(keys_dir: Path) -> KeyRing:
         pem = configured.encode()
     else:
         if not private_path.exists():
-            _write_new(private_path, _pem(Ed25519PrivateKey.generate()))
+            write_new(private_path, _pem(Ed25519PrivateKey.generate()))
         pem = private_path.read_bytes()
     signing_key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(signing_key, Ed25519PrivateKey):
@@ -171,36 +149,21 @@ def _load(keys_dir: Path) -> KeyRing:
     return KeyRing(signing_key, key_id(signing_key.public_key()), public_keys)
 
 
-_cache: dict[str, tuple[tuple, KeyRing]] = {}
-_lock = threading.Lock()
-
-
 def _stamp(keys_dir: Path) -> tuple:
-    def mtime(path: Path) -> int:
-        try:
-            return path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return 0
-
     return (
-        mtime(keys_dir / PRIVATE_KEY_FILE),
-        mtime(keys_dir / PUBLIC_KEYS_DIR),
+        mtime_ns(keys_dir / PRIVATE_KEY_FILE),
+        mtime_ns(keys_dir / PUBLIC_KEYS_DIR),
         getattr(settings, "DIPLOMA_SIGNING_KEY", ""),
         tuple(getattr(settings, "DIPLOMA_EXTRA_PUBLIC_KEYS", ())),
     )
 
 
+_rings: StampedCache[KeyRing] = StampedCache(_load, _stamp)
+
+
 def key_ring() -> KeyRing:
     """The current key ring, created on first use and reloaded when the files change."""
-    keys_dir = Path(settings.KEYS_DIR)
-    stamp = _stamp(keys_dir)
-    cached = _cache.get(str(keys_dir))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with _lock:
-        ring = _load(keys_dir)
-        _cache[str(keys_dir)] = (_stamp(keys_dir), ring)
-        return ring
+    return _rings.get(Path(settings.KEYS_DIR))
 
 
 def rotate() -> tuple[str, str]:
@@ -211,8 +174,8 @@ def rotate() -> tuple[str, str]:
     old = key_ring()
     new_key = Ed25519PrivateKey.generate()
     _publish(keys_dir, new_key.public_key())
-    _write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
-    _cache.pop(str(keys_dir), None)
+    write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
+    _rings.forget(keys_dir)
     return old.kid, key_ring().kid
 
 

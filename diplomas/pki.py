@@ -62,6 +62,8 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from bac.keyfiles import StampedCache, mtime_ns, write_new
+
 ROOT_CERT = "root.pem"
 ROOT_KEY = "root.key.pem"
 ISSUER = "issuer.pem"
@@ -233,33 +235,10 @@ def _cert_pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _write_new(path: Path, content: bytes, replace: bool = False) -> bool:
-    """Write `content` to `path` owner-only and atomically; without `replace`, only if `path`
-    does not exist yet (False if another process won the race)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        if replace:
-            os.replace(temporary, path)
-            return True
-        os.link(temporary, path)  # fails if the file exists: first writer wins
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def _archive(directory: Path, certificate: x509.Certificate) -> None:
     target = directory / ARCHIVE / f"{kid_of(certificate)}.pem"
     if not target.exists():
-        _write_new(target, _cert_pem(certificate))
+        write_new(target, _cert_pem(certificate))
 
 
 def _generate(directory: Path) -> None:
@@ -268,8 +247,8 @@ def _generate(directory: Path) -> None:
     if not (directory / ROOT_CERT).exists():
         root_key, root = make_root()
         # The key first: a root certificate without its key could never issue again.
-        if _write_new(directory / ROOT_KEY, _key_pem(root_key)):
-            _write_new(directory / ROOT_CERT, _cert_pem(root), replace=True)
+        if write_new(directory / ROOT_KEY, _key_pem(root_key)):
+            write_new(directory / ROOT_CERT, _cert_pem(root), replace=True)
         else:  # another worker won: its certificate follows its key within moments
             deadline = time.monotonic() + 10
             while not (directory / ROOT_CERT).exists() and time.monotonic() < deadline:
@@ -279,7 +258,7 @@ def _generate(directory: Path) -> None:
         key, certificate = make_issuer(root_key, root)
         assert key is not None
         # Archived only by the winner: a loser's certificate never signed anything.
-        if _write_new(directory / ISSUER, _key_pem(key) + _cert_pem(certificate)):
+        if write_new(directory / ISSUER, _key_pem(key) + _cert_pem(certificate)):
             _archive(directory, certificate)
 
 
@@ -464,37 +443,22 @@ def verify_issued_by(certificate: x509.Certificate, root: x509.Certificate) -> N
         ) from None
 
 
-_cache: dict[str, tuple[tuple, _State]] = {}
-_lock = threading.Lock()
-
-
 def _stamp(directory: Path) -> tuple:
-    def mtime(path: Path) -> int:
-        try:
-            return path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return 0
-
     return (
-        mtime(directory / ROOT_CERT),
-        mtime(directory / ISSUER),
-        mtime(directory / ARCHIVE),
+        mtime_ns(directory / ROOT_CERT),
+        mtime_ns(directory / ISSUER),
+        mtime_ns(directory / ARCHIVE),
         getattr(settings, "DIPLOMA_PKCS11_MODULE", ""),
     )
+
+
+_cache: StampedCache[_State] = StampedCache(_load, _stamp)
 
 
 def _state() -> _State:
     """Loaded once per process and reloaded when the files change (a rotation in another
     process): three stat() calls a use."""
-    directory = pki_dir()
-    stamp = _stamp(directory)
-    cached = _cache.get(str(directory))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    with _lock:
-        state = _load(directory)
-        _cache[str(directory)] = (_stamp(directory), state)
-        return state
+    return _cache.get(pki_dir())
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -556,6 +520,6 @@ def rotate(certificate_pem: bytes | None = None, key_pem: bytes | None = None) -
             content = _key_pem(key) + _cert_pem(certificate)
     # Archive first: from the moment the new certificate signs, verifiers must know it.
     _archive(directory, certificate)
-    _write_new(directory / ISSUER, content, replace=True)
-    _cache.pop(str(directory), None)
+    write_new(directory / ISSUER, content, replace=True)
+    _cache.forget(directory)
     return old.identity.kid, signing_identity().kid
