@@ -32,7 +32,8 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from _db import drop_database, recreate_database  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,38 +58,6 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="bac_bench_complaints")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return parser.parse_args()
-
-
-def _admin_url(server_url: str) -> str:
-    parsed = urlparse(server_url)
-    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (postgres://...).")
-    return urlunparse(parsed._replace(scheme="postgresql"))
-
-
-def _recreate_database(server_url: str, name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    admin_url = _admin_url(server_url)
-    if urlparse(admin_url).path.strip("/") == name:
-        sys.exit(f"DATABASE_URL must name another database than the throw-away {name!r}.")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunparse(urlparse(server_url)._replace(path="/" + name))
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(_admin_url(server_url), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _publish(session):
@@ -170,7 +139,7 @@ def main() -> None:
     server_url = os.environ.get("DATABASE_URL", "")
     sqlite_dir = None
     if server_url:
-        os.environ["DATABASE_URL"] = _recreate_database(server_url, args.database)
+        os.environ["DATABASE_URL"] = recreate_database(server_url, args.database)
         where = f"PostgreSQL database {args.database}"
     else:
         sqlite_dir = tempfile.mkdtemp(prefix="bac-bench-complaints-")
@@ -269,7 +238,7 @@ def main() -> None:
         connection.close()
         devnull.close()
         if server_url and not args.keep:
-            _drop_database(server_url, args.database)
+            drop_database(server_url, args.database)
         if sqlite_dir and not args.keep:
             shutil.rmtree(sqlite_dir, ignore_errors=True)
 

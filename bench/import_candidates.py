@@ -22,7 +22,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from _db import drop_database, recreate_database  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,38 +48,6 @@ def _parse_args() -> argparse.Namespace:
         "--verify-chain", action="store_true", help="also verify the audit hash chain (slow)"
     )
     return parser.parse_args()
-
-
-def _recreate_database(server_url: str, name: str) -> str:
-    """Drop and create `name` on the server of `server_url`; return its URL."""
-    import psycopg
-    from psycopg import sql
-
-    parsed = urlparse(server_url)
-    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (postgres://...).")
-    admin_url = urlunparse(parsed._replace(scheme="postgresql"))
-    if urlparse(admin_url).path.strip("/") == name:
-        sys.exit(f"DATABASE_URL must name another database than the throw-away {name!r}.")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunparse(parsed._replace(path="/" + name))
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parsed = urlparse(server_url)
-    with psycopg.connect(
-        urlunparse(parsed._replace(scheme="postgresql")), autocommit=True
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _structure():
@@ -173,7 +142,7 @@ def main() -> None:
         sys.exit(
             "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
         )
-    os.environ["DATABASE_URL"] = _recreate_database(server_url, args.database)
+    os.environ["DATABASE_URL"] = recreate_database(server_url, args.database)
 
     import django
 
@@ -261,7 +230,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep:
-            _drop_database(server_url, args.database)
+            drop_database(server_url, args.database)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from _db import drop_database, recreate_database  # bench/ is sys.path[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,38 +52,6 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--no-mrz", action="store_true", help="compare with the card data only")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     return parser.parse_args()
-
-
-def _admin_url(server_url: str) -> str:
-    parsed = urlparse(server_url)
-    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit("DATABASE_URL must point to a PostgreSQL server (postgres://...).")
-    return urlunparse(parsed._replace(scheme="postgresql"))
-
-
-def _recreate_database(server_url: str, name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    admin_url = _admin_url(server_url)
-    if urlparse(admin_url).path.strip("/") == name:
-        sys.exit(f"DATABASE_URL must name another database than the throw-away {name!r}.")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return urlunparse(urlparse(server_url)._replace(path="/" + name))
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(_admin_url(server_url), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def _add_mrz_sources() -> int:
@@ -188,7 +157,7 @@ def main() -> None:
         sys.exit(
             "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
         )
-    os.environ["DATABASE_URL"] = _recreate_database(server_url, args.database)
+    os.environ["DATABASE_URL"] = recreate_database(server_url, args.database)
 
     import django
 
@@ -255,7 +224,7 @@ def main() -> None:
     finally:
         connection.close()
         if not args.keep:
-            _drop_database(server_url, args.database)
+            drop_database(server_url, args.database)
 
 
 if __name__ == "__main__":
