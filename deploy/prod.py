@@ -261,11 +261,30 @@ def ensure_database() -> None:
     import psycopg
     from psycopg import sql
 
+    # The database belongs to the keys under var/prod/keys (its documents and authenticator
+    # secrets are encrypted with them): one made by another checkout, whose keys are gone, is
+    # unreadable here and is made again.
+    owner = _secret("database_id", lambda: secrets.token_hex(16)).read_text().strip()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as db:
-        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
-        if not exists:
+        found = db.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [DATABASE],
+        ).fetchone()
+        if found is not None and found[0] != owner:
+            say(f"the database {DATABASE} was made with other keys: making it again")
+            db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+            found = None
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()  # its cache and results snapshot too
+        if found is None:
             say(f"creating the database {DATABASE}")
             db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            db.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(DATABASE), sql.Literal(owner)
+                )
+            )
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
