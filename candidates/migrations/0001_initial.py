@@ -5,93 +5,188 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exams', '0001_initial'),
+        ("exams", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CnieDocument',
+            name="CnieDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_type', models.CharField(max_length=40)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('encrypted_file', models.CharField(max_length=255)),
-                ('is_current', models.BooleanField(default=True)),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("content_type", models.CharField(max_length=40)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("encrypted_file", models.CharField(max_length=255)),
+                ("is_current", models.BooleanField(default=True)),
+                ("uploaded_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-uploaded_at'],
+                "ordering": ["-uploaded_at"],
             },
         ),
         migrations.CreateModel(
-            name='DocumentAccess',
+            name="DocumentAccess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_label', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('upload', 'Uploaded'), ('view', 'Viewed')], max_length=8)),
-                ('address', models.GenericIPAddressField(blank=True, null=True)),
-                ('at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_label", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("upload", "Uploaded"), ("view", "Viewed")], max_length=8
+                    ),
+                ),
+                ("address", models.GenericIPAddressField(blank=True, null=True)),
+                ("at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-at'],
+                "ordering": ["-at"],
             },
         ),
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('original_name', models.CharField(max_length=255)),
-                ('stored_file', models.CharField(max_length=255)),
-                ('keep_valid_rows', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'In progress'), ('done', 'Imported'), ('rejected', 'Rejected: errors found'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('total_rows', models.PositiveIntegerField(default=0)),
-                ('processed_rows', models.PositiveIntegerField(default=0)),
-                ('created_count', models.PositiveIntegerField(default=0)),
-                ('updated_count', models.PositiveIntegerField(default=0)),
-                ('unchanged_count', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(default=list)),
-                ('error_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=255)),
+                ("stored_file", models.CharField(max_length=255)),
+                ("keep_valid_rows", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "In progress"),
+                            ("done", "Imported"),
+                            ("rejected", "Rejected: errors found"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("total_rows", models.PositiveIntegerField(default=0)),
+                ("processed_rows", models.PositiveIntegerField(default=0)),
+                ("created_count", models.PositiveIntegerField(default=0)),
+                ("updated_count", models.PositiveIntegerField(default=0)),
+                ("unchanged_count", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(default=list)),
+                ("error_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Candidate',
+            name="Candidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('massar_code', models.CharField(max_length=10, verbose_name='Massar code')),
-                ('cnie_number', models.CharField(blank=True, max_length=8, verbose_name='CNIE number')),
-                ('last_name_latin', models.CharField(max_length=80, verbose_name='family name (Latin)')),
-                ('first_name_latin', models.CharField(max_length=80, verbose_name='given name (Latin)')),
-                ('last_name_ar', models.CharField(max_length=80, verbose_name='family name (Arabic)')),
-                ('first_name_ar', models.CharField(max_length=80, verbose_name='given name (Arabic)')),
-                ('birth_date', models.DateField(verbose_name='birth date')),
-                ('birth_place_latin', models.CharField(max_length=80, verbose_name='birth place (Latin)')),
-                ('birth_place_ar', models.CharField(max_length=80, verbose_name='birth place (Arabic)')),
-                ('sex', models.CharField(choices=[('F', 'Female'), ('M', 'Male')], max_length=1, verbose_name='sex')),
-                ('nationality', models.CharField(default='MAR', max_length=3, verbose_name='nationality')),
-                ('candidate_type', models.CharField(choices=[('school', 'School candidate'), ('free', 'Free candidate')], default='school', max_length=8, verbose_name='candidate type')),
-                ('phone', models.CharField(blank=True, max_length=16, verbose_name='phone')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('photo', models.ImageField(blank=True, upload_to='photos/', verbose_name='photo')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidates', to='exams.school')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidates', to='exams.examsession')),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidates', to='exams.track')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("massar_code", models.CharField(max_length=10, verbose_name="Massar code")),
+                (
+                    "cnie_number",
+                    models.CharField(blank=True, max_length=8, verbose_name="CNIE number"),
+                ),
+                (
+                    "last_name_latin",
+                    models.CharField(max_length=80, verbose_name="family name (Latin)"),
+                ),
+                (
+                    "first_name_latin",
+                    models.CharField(max_length=80, verbose_name="given name (Latin)"),
+                ),
+                (
+                    "last_name_ar",
+                    models.CharField(max_length=80, verbose_name="family name (Arabic)"),
+                ),
+                (
+                    "first_name_ar",
+                    models.CharField(max_length=80, verbose_name="given name (Arabic)"),
+                ),
+                ("birth_date", models.DateField(verbose_name="birth date")),
+                (
+                    "birth_place_latin",
+                    models.CharField(max_length=80, verbose_name="birth place (Latin)"),
+                ),
+                (
+                    "birth_place_ar",
+                    models.CharField(max_length=80, verbose_name="birth place (Arabic)"),
+                ),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("F", "Female"), ("M", "Male")], max_length=1, verbose_name="sex"
+                    ),
+                ),
+                (
+                    "nationality",
+                    models.CharField(default="MAR", max_length=3, verbose_name="nationality"),
+                ),
+                (
+                    "candidate_type",
+                    models.CharField(
+                        choices=[("school", "School candidate"), ("free", "Free candidate")],
+                        default="school",
+                        max_length=8,
+                        verbose_name="candidate type",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=16, verbose_name="phone")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                ("photo", models.ImageField(blank=True, upload_to="photos/", verbose_name="photo")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "school",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidates",
+                        to="exams.school",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidates",
+                        to="exams.examsession",
+                    ),
+                ),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidates",
+                        to="exams.track",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'candidate',
-                'verbose_name_plural': 'candidates',
-                'ordering': ['massar_code'],
+                "verbose_name": "candidate",
+                "verbose_name_plural": "candidates",
+                "ordering": ["massar_code"],
             },
         ),
     ]

@@ -6,69 +6,108 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0001_initial'),
-        ('exams', '0001_initial'),
+        ("candidates", "0001_initial"),
+        ("exams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='candidate',
-            name='user',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='candidate_file', to=settings.AUTH_USER_MODEL),
+            model_name="candidate",
+            name="user",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="candidate_file",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='cniedocument',
-            name='candidate',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cnie_documents', to='candidates.candidate'),
+            model_name="cniedocument",
+            name="candidate",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="cnie_documents",
+                to="candidates.candidate",
+            ),
         ),
         migrations.AddField(
-            model_name='cniedocument',
-            name='uploaded_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="cniedocument",
+            name="uploaded_by",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='documentaccess',
-            name='document',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accesses', to='candidates.cniedocument'),
+            model_name="documentaccess",
+            name="document",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="accesses",
+                to="candidates.cniedocument",
+            ),
         ),
         migrations.AddField(
-            model_name='documentaccess',
-            name='user',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="documentaccess",
+            name="user",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='session',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.examsession'),
+            model_name="importjob",
+            name="session",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="exams.examsession",
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='uploaded_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="importjob",
+            name="uploaded_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['session', 'school', 'massar_code'], name='candidates__session_235e69_idx'),
+            model_name="candidate",
+            index=models.Index(
+                fields=["session", "school", "massar_code"], name="candidates__session_235e69_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['cnie_number'], name='candidates__cnie_nu_ce9a5d_idx'),
+            model_name="candidate",
+            index=models.Index(fields=["cnie_number"], name="candidates__cnie_nu_ce9a5d_idx"),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['last_name_latin'], name='candidates__last_na_2a4823_idx'),
+            model_name="candidate",
+            index=models.Index(fields=["last_name_latin"], name="candidates__last_na_2a4823_idx"),
         ),
         migrations.AddConstraint(
-            model_name='candidate',
-            constraint=models.UniqueConstraint(fields=('session', 'massar_code'), name='one_file_per_session'),
+            model_name="candidate",
+            constraint=models.UniqueConstraint(
+                fields=("session", "massar_code"), name="one_file_per_session"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cniedocument',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('candidate',), name='one_current_cnie_copy'),
+            model_name="cniedocument",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("candidate",),
+                name="one_current_cnie_copy",
+            ),
         ),
     ]

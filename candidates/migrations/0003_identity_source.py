@@ -5,23 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0002_initial'),
+        ("candidates", "0002_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdentitySource',
+            name="IdentitySource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('cnie_card', 'CNIE card'), ('mrz', 'Machine-readable zone of the CNIE'), ('idp', 'National digital identity'), ('school', 'School records')], max_length=10)),
-                ('data', models.JSONField(default=dict)),
-                ('captured_at', models.DateTimeField(auto_now_add=True)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identity_sources', to='candidates.candidate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("cnie_card", "CNIE card"),
+                            ("mrz", "Machine-readable zone of the CNIE"),
+                            ("idp", "National digital identity"),
+                            ("school", "School records"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("data", models.JSONField(default=dict)),
+                ("captured_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity_sources",
+                        to="candidates.candidate",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('candidate', 'kind'), name='one_source_per_kind')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("candidate", "kind"), name="one_source_per_kind"
+                    )
+                ],
             },
         ),
     ]

@@ -5,36 +5,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0003_identity_source'),
-        ('exams', '0001_initial'),
+        ("candidates", "0003_identity_source"),
+        ("exams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='candidate',
-            name='candidates__cnie_nu_ce9a5d_idx',
+            model_name="candidate",
+            name="candidates__cnie_nu_ce9a5d_idx",
         ),
         migrations.RemoveIndex(
-            model_name='candidate',
-            name='candidates__last_na_2a4823_idx',
+            model_name="candidate",
+            name="candidates__last_na_2a4823_idx",
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['massar_code'], name='candidate_massar_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="candidate",
+            index=models.Index(
+                fields=["massar_code"],
+                name="candidate_massar_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['cnie_number'], name='candidate_cnie_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="candidate",
+            index=models.Index(
+                fields=["cnie_number"],
+                name="candidate_cnie_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['last_name_latin'], name='candidate_family_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="candidate",
+            index=models.Index(
+                fields=["last_name_latin"],
+                name="candidate_family_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
         migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['last_name_ar'], name='candidate_family_ar_prefix', opclasses=['varchar_pattern_ops']),
+            model_name="candidate",
+            index=models.Index(
+                fields=["last_name_ar"],
+                name="candidate_family_ar_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ),
     ]

@@ -5,31 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0004_prefix_search_indexes'),
-        ('exams', '0001_initial'),
+        ("candidates", "0004_prefix_search_indexes"),
+        ("exams", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='candidate',
-            name='exam_centre',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='candidates', to='exams.examcentre'),
+            model_name="candidate",
+            name="exam_centre",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="candidates",
+                to="exams.examcentre",
+            ),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='exam_room',
-            field=models.CharField(blank=True, max_length=20, verbose_name='exam room'),
+            model_name="candidate",
+            name="exam_room",
+            field=models.CharField(blank=True, max_length=20, verbose_name="exam room"),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='verification_status',
-            field=models.CharField(choices=[('pending', 'Not verified yet'), ('reported', 'Errors reported, awaiting the school'), ('confirmed', 'Verified')], default='pending', max_length=10, verbose_name='data verification'),
+            model_name="candidate",
+            name="verification_status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Not verified yet"),
+                    ("reported", "Errors reported, awaiting the school"),
+                    ("confirmed", "Verified"),
+                ],
+                default="pending",
+                max_length=10,
+                verbose_name="data verification",
+            ),
         ),
         migrations.AddField(
-            model_name='candidate',
-            name='verified_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='data confirmed at'),
+            model_name="candidate",
+            name="verified_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="data confirmed at"),
         ),
     ]

@@ -6,84 +6,229 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('exams', '0001_initial'),
+        ("candidates", "0005_verification_and_centre"),
+        ("exams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Complaint',
+            name="Complaint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=20, unique=True, verbose_name='reference')),
-                ('sitting', models.CharField(choices=[('normal', 'Normal session'), ('catch_up', 'Catch-up session')], default='normal', max_length=10)),
-                ('kind', models.CharField(choices=[('unmarked_answer', 'An answer was left unmarked'), ('wrong_sum', 'The partial marks were added up wrongly'), ('transcription', 'The mark was copied wrongly')], max_length=16, verbose_name='kind of error')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('original_mark', models.DecimalField(decimal_places=2, max_digits=4)),
-                ('publication_version', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('filed', 'Received'), ('in_review', 'Being reviewed'), ('awaiting_approval', 'Correction awaiting a second approval'), ('rejected', 'Rejected'), ('accepted', 'Accepted: mark corrected')], default='filed', max_length=20)),
-                ('filed_at', models.DateTimeField()),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('finding', models.TextField(blank=True, verbose_name='finding')),
-                ('corrected_mark', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
-                ('proposed_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('return_note', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_seconds', models.PositiveIntegerField(blank=True, null=True)),
-                ('mark_change', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True)),
-                ('new_publication_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('scan_file', models.CharField(blank=True, max_length=255)),
-                ('scan_content_type', models.CharField(blank=True, max_length=40)),
-                ('scan_size', models.PositiveIntegerField(default=0)),
-                ('scan_sha256', models.CharField(blank=True, max_length=64)),
-                ('scan_uploaded_at', models.DateTimeField(blank=True, null=True)),
-                ('academy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.academy')),
-                ('approver', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='complaints', to='candidates.candidate')),
-                ('exam_centre', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.examcentre')),
-                ('filed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.examsession')),
-                ('subject', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.subject')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(max_length=20, unique=True, verbose_name="reference"),
+                ),
+                (
+                    "sitting",
+                    models.CharField(
+                        choices=[("normal", "Normal session"), ("catch_up", "Catch-up session")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("unmarked_answer", "An answer was left unmarked"),
+                            ("wrong_sum", "The partial marks were added up wrongly"),
+                            ("transcription", "The mark was copied wrongly"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind of error",
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("original_mark", models.DecimalField(decimal_places=2, max_digits=4)),
+                ("publication_version", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("filed", "Received"),
+                            ("in_review", "Being reviewed"),
+                            ("awaiting_approval", "Correction awaiting a second approval"),
+                            ("rejected", "Rejected"),
+                            ("accepted", "Accepted: mark corrected"),
+                        ],
+                        default="filed",
+                        max_length=20,
+                    ),
+                ),
+                ("filed_at", models.DateTimeField()),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                ("finding", models.TextField(blank=True, verbose_name="finding")),
+                (
+                    "corrected_mark",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True),
+                ),
+                ("proposed_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_reason", models.TextField(blank=True, verbose_name="reason")),
+                ("return_note", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_seconds", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "mark_change",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True),
+                ),
+                ("new_publication_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("scan_file", models.CharField(blank=True, max_length=255)),
+                ("scan_content_type", models.CharField(blank=True, max_length=40)),
+                ("scan_size", models.PositiveIntegerField(default=0)),
+                ("scan_sha256", models.CharField(blank=True, max_length=64)),
+                ("scan_uploaded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "academy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.academy",
+                    ),
+                ),
+                (
+                    "approver",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="complaints",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "exam_centre",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.examcentre",
+                    ),
+                ),
+                (
+                    "filed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.examsession",
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.subject",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'complaint',
-                'verbose_name_plural': 'complaints',
-                'ordering': ['filed_at', 'pk'],
+                "verbose_name": "complaint",
+                "verbose_name_plural": "complaints",
+                "ordering": ["filed_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ScanAccess',
+            name="ScanAccess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_label', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('upload', 'Upload'), ('view', 'View')], max_length=8)),
-                ('address', models.GenericIPAddressField(blank=True, null=True)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('complaint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accesses', to='complaints.complaint')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_label", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("upload", "Upload"), ("view", "View")], max_length=8
+                    ),
+                ),
+                ("address", models.GenericIPAddressField(blank=True, null=True)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "complaint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accesses",
+                        to="complaints.complaint",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
+                "ordering": ["-at"],
             },
         ),
         migrations.AddIndex(
-            model_name='complaint',
-            index=models.Index(fields=['academy', 'status', 'filed_at'], name='complaints__academy_5d9d0f_idx'),
+            model_name="complaint",
+            index=models.Index(
+                fields=["academy", "status", "filed_at"], name="complaints__academy_5d9d0f_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='complaint',
-            index=models.Index(fields=['session', 'status'], name='complaints__session_9cfbf6_idx'),
+            model_name="complaint",
+            index=models.Index(fields=["session", "status"], name="complaints__session_9cfbf6_idx"),
         ),
         migrations.AddConstraint(
-            model_name='complaint',
-            constraint=models.UniqueConstraint(fields=('candidate', 'subject', 'sitting'), name='one_complaint_per_subject'),
+            model_name="complaint",
+            constraint=models.UniqueConstraint(
+                fields=("candidate", "subject", "sitting"), name="one_complaint_per_subject"
+            ),
         ),
     ]

@@ -6,52 +6,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('exams', '0001_initial'),
+        ("candidates", "0005_verification_and_centre"),
+        ("exams", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Convocation',
+            name="Convocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='convocation number')),
-                ('version', models.PositiveIntegerField(verbose_name='version')),
-                ('file_hash', models.CharField(max_length=64)),
-                ('fields', models.JSONField(default=dict)),
-                ('kid', models.CharField(max_length=16, verbose_name='signing key')),
-                ('issued_at', models.DateTimeField(verbose_name='issued at')),
-                ('superseded_at', models.DateTimeField(blank=True, null=True, verbose_name='superseded at')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='convocations', to='candidates.candidate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(max_length=32, unique=True, verbose_name="convocation number"),
+                ),
+                ("version", models.PositiveIntegerField(verbose_name="version")),
+                ("file_hash", models.CharField(max_length=64)),
+                ("fields", models.JSONField(default=dict)),
+                ("kid", models.CharField(max_length=16, verbose_name="signing key")),
+                ("issued_at", models.DateTimeField(verbose_name="issued at")),
+                (
+                    "superseded_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="superseded at"),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="convocations",
+                        to="candidates.candidate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'convocation',
-                'verbose_name_plural': 'convocations',
-                'ordering': ['candidate', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('candidate', 'version'), name='one_convocation_version'), models.UniqueConstraint(condition=models.Q(('superseded_at__isnull', True)), fields=('candidate',), name='one_current_convocation')],
+                "verbose_name": "convocation",
+                "verbose_name_plural": "convocations",
+                "ordering": ["candidate", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("candidate", "version"), name="one_convocation_version"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("superseded_at__isnull", True)),
+                        fields=("candidate",),
+                        name="one_current_convocation",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ExamSlot',
+            name="ExamSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('component', models.CharField(choices=[('continuous', 'Continuous assessment'), ('regional', 'Regional exam'), ('national', 'National exam')], default='national', max_length=12, verbose_name='component')),
-                ('starts_at', models.DateTimeField(verbose_name='starts at')),
-                ('duration_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(15), django.core.validators.MaxValueValidator(600)], verbose_name='duration (minutes)')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timetable', to='exams.examsession')),
-                ('subject', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.subject')),
-                ('track', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exams.track')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "component",
+                    models.CharField(
+                        choices=[
+                            ("continuous", "Continuous assessment"),
+                            ("regional", "Regional exam"),
+                            ("national", "National exam"),
+                        ],
+                        default="national",
+                        max_length=12,
+                        verbose_name="component",
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(verbose_name="starts at")),
+                (
+                    "duration_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(15),
+                            django.core.validators.MaxValueValidator(600),
+                        ],
+                        verbose_name="duration (minutes)",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="timetable",
+                        to="exams.examsession",
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.subject",
+                    ),
+                ),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="exams.track",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'exam slot',
-                'verbose_name_plural': 'exam timetable',
-                'ordering': ['session', 'track', 'starts_at'],
-                'indexes': [models.Index(fields=['session', 'track', 'starts_at'], name='convocation_session_787e82_idx')],
-                'constraints': [models.UniqueConstraint(fields=('session', 'track', 'subject', 'component'), name='one_slot_per_subject'), models.CheckConstraint(condition=models.Q(('duration_minutes__gte', 15)), name='slot_duration_positive')],
+                "verbose_name": "exam slot",
+                "verbose_name_plural": "exam timetable",
+                "ordering": ["session", "track", "starts_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["session", "track", "starts_at"],
+                        name="convocation_session_787e82_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("session", "track", "subject", "component"),
+                        name="one_slot_per_subject",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("duration_minutes__gte", 15)),
+                        name="slot_duration_positive",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,40 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('exams', '0001_initial'),
-        ('results', '0004_grading_changes'),
+        ("candidates", "0005_verification_and_centre"),
+        ("exams", "0001_initial"),
+        ("results", "0004_grading_changes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Diploma',
+            name="Diploma",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='diploma number')),
-                ('status', models.CharField(choices=[('valid', 'Valid'), ('revoked', 'Revoked'), ('replaced', 'Replaced')], default='valid', max_length=10, verbose_name='status')),
-                ('claims', models.JSONField(default=dict)),
-                ('issued_at', models.DateTimeField(verbose_name='issued at')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
-                ('revocation_reason', models.TextField(blank=True, verbose_name='reason of revocation')),
-                ('status_list_index', models.PositiveIntegerField(unique=True)),
-                ('credential', models.JSONField(default=dict, verbose_name='verifiable credential')),
-                ('sd_jwt', models.TextField(blank=True, verbose_name='SD-JWT VC')),
-                ('qr', models.TextField(blank=True, verbose_name='QR code payload')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='diplomas', to='candidates.candidate')),
-                ('published_result', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='diplomas', to='results.publishedresult')),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='diplomas.diploma')),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='diplomas', to='exams.examsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(max_length=32, unique=True, verbose_name="diploma number"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("valid", "Valid"),
+                            ("revoked", "Revoked"),
+                            ("replaced", "Replaced"),
+                        ],
+                        default="valid",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("claims", models.JSONField(default=dict)),
+                ("issued_at", models.DateTimeField(verbose_name="issued at")),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="revoked at"),
+                ),
+                (
+                    "revocation_reason",
+                    models.TextField(blank=True, verbose_name="reason of revocation"),
+                ),
+                ("status_list_index", models.PositiveIntegerField(unique=True)),
+                (
+                    "credential",
+                    models.JSONField(default=dict, verbose_name="verifiable credential"),
+                ),
+                ("sd_jwt", models.TextField(blank=True, verbose_name="SD-JWT VC")),
+                ("qr", models.TextField(blank=True, verbose_name="QR code payload")),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="diplomas",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "published_result",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="diplomas",
+                        to="results.publishedresult",
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="diplomas.diploma",
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="diplomas",
+                        to="exams.examsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-issued_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'valid')), fields=('candidate',), name='one_valid_diploma_per_candidate')],
+                "ordering": ["-issued_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "valid")),
+                        fields=("candidate",),
+                        name="one_valid_diploma_per_candidate",
+                    )
+                ],
             },
         ),
     ]

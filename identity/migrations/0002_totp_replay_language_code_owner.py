@@ -6,49 +6,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0003_identity_source'),
-        ('identity', '0001_initial'),
+        ("candidates", "0003_identity_source"),
+        ("identity", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='onetimecode',
-            name='candidate',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='one_time_codes', to='candidates.candidate'),
+            model_name="onetimecode",
+            name="candidate",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="one_time_codes",
+                to="candidates.candidate",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='language',
-            field=models.CharField(blank=True, max_length=8, verbose_name='language'),
+            model_name="user",
+            name="language",
+            field=models.CharField(blank=True, max_length=8, verbose_name="language"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='totp_last_step',
+            model_name="user",
+            name="totp_last_step",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='onetimecode',
-            name='channel',
-            field=models.CharField(choices=[('sms', 'SMS'), ('email', 'E-mail')], max_length=8),
+            model_name="onetimecode",
+            name="channel",
+            field=models.CharField(choices=[("sms", "SMS"), ("email", "E-mail")], max_length=8),
         ),
         migrations.AlterField(
-            model_name='onetimecode',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='one_time_codes', to=settings.AUTH_USER_MODEL),
+            model_name="onetimecode",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="one_time_codes",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='signinevent',
-            name='reason',
-            field=models.CharField(blank=True, choices=[('password_ok', 'Password accepted, second factor pending'), ('bad_password', 'Wrong username or password'), ('locked', 'Refused: too many failures'), ('no_channel', 'No phone or e-mail to send a code to'), ('bad_code', 'Wrong one-time code'), ('code_expired', 'Expired or used one-time code'), ('code_exhausted', 'Too many attempts on one code'), ('bad_totp', 'Wrong authenticator code'), ('totp_replay', 'Authenticator code already used'), ('totp_enrolled', 'Authenticator app enrolled'), ('signed_in', 'Signed in'), ('activation_refused', 'Activation: details not matched'), ('activated', 'Account activated'), ('reset_refused', 'Password reset: details not matched'), ('password_reset', 'Password reset')], max_length=40),
+            model_name="signinevent",
+            name="reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("password_ok", "Password accepted, second factor pending"),
+                    ("bad_password", "Wrong username or password"),
+                    ("locked", "Refused: too many failures"),
+                    ("no_channel", "No phone or e-mail to send a code to"),
+                    ("bad_code", "Wrong one-time code"),
+                    ("code_expired", "Expired or used one-time code"),
+                    ("code_exhausted", "Too many attempts on one code"),
+                    ("bad_totp", "Wrong authenticator code"),
+                    ("totp_replay", "Authenticator code already used"),
+                    ("totp_enrolled", "Authenticator app enrolled"),
+                    ("signed_in", "Signed in"),
+                    ("activation_refused", "Activation: details not matched"),
+                    ("activated", "Account activated"),
+                    ("reset_refused", "Password reset: details not matched"),
+                    ("password_reset", "Password reset"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.AddIndex(
-            model_name='onetimecode',
-            index=models.Index(fields=['candidate', 'purpose', 'created_at'], name='identity_on_candida_6025f5_idx'),
+            model_name="onetimecode",
+            index=models.Index(
+                fields=["candidate", "purpose", "created_at"], name="identity_on_candida_6025f5_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='onetimecode',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('candidate__isnull', True), ('user__isnull', False)), models.Q(('candidate__isnull', False), ('user__isnull', True)), _connector='OR'), name='one_time_code_has_one_owner'),
+            model_name="onetimecode",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("candidate__isnull", True), ("user__isnull", False)),
+                    models.Q(("candidate__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="one_time_code_has_one_owner",
+            ),
         ),
     ]

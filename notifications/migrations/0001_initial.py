@@ -5,42 +5,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
+        ("candidates", "0005_verification_and_centre"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('email', 'E-mail')], max_length=8, verbose_name='channel')),
-                ('kind', models.CharField(max_length=50, verbose_name='kind')),
-                ('reference', models.CharField(max_length=100, verbose_name='reference')),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
-                ('language', models.CharField(max_length=8, verbose_name='language')),
-                ('destination', models.CharField(blank=True, max_length=254, verbose_name='destination')),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='subject')),
-                ('body', models.TextField(verbose_name='text')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped: no address on file'), ('cancelled', 'Cancelled')], default='queued', max_length=10, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.CharField(blank=True, max_length=500, verbose_name='last error')),
-                ('provider_message_id', models.CharField(blank=True, max_length=200, verbose_name='provider message id')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('not_before', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='candidates.candidate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("sms", "SMS"), ("email", "E-mail")],
+                        max_length=8,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("kind", models.CharField(max_length=50, verbose_name="kind")),
+                ("reference", models.CharField(max_length=100, verbose_name="reference")),
+                ("idempotency_key", models.CharField(max_length=200, unique=True)),
+                ("language", models.CharField(max_length=8, verbose_name="language")),
+                (
+                    "destination",
+                    models.CharField(blank=True, max_length=254, verbose_name="destination"),
+                ),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="subject")),
+                ("body", models.TextField(verbose_name="text")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped: no address on file"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "last_error",
+                    models.CharField(blank=True, max_length=500, verbose_name="last error"),
+                ),
+                (
+                    "provider_message_id",
+                    models.CharField(
+                        blank=True, max_length=200, verbose_name="provider message id"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("not_before", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="candidates.candidate",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notification',
-                'verbose_name_plural': 'notifications',
-                'indexes': [models.Index(fields=['kind', 'reference', 'status'], name='notification_batch_status'), models.Index(fields=['status', 'updated_at'], name='notification_status_age')],
+                "verbose_name": "notification",
+                "verbose_name_plural": "notifications",
+                "indexes": [
+                    models.Index(
+                        fields=["kind", "reference", "status"], name="notification_batch_status"
+                    ),
+                    models.Index(fields=["status", "updated_at"], name="notification_status_age"),
+                ],
             },
         ),
     ]

@@ -4,30 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='OutboxTask',
+            name="OutboxTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_id', models.CharField(max_length=64, unique=True, verbose_name='task id')),
-                ('name', models.CharField(max_length=200, verbose_name='task')),
-                ('args', models.JSONField(default=list, verbose_name='arguments')),
-                ('kwargs', models.JSONField(default=dict, verbose_name='keyword arguments')),
-                ('options', models.JSONField(default=dict, verbose_name='options')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.CharField(blank=True, max_length=200, verbose_name='last error')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task_id", models.CharField(max_length=64, unique=True, verbose_name="task id")),
+                ("name", models.CharField(max_length=200, verbose_name="task")),
+                ("args", models.JSONField(default=list, verbose_name="arguments")),
+                ("kwargs", models.JSONField(default=dict, verbose_name="keyword arguments")),
+                ("options", models.JSONField(default=dict, verbose_name="options")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "last_error",
+                    models.CharField(blank=True, max_length=200, verbose_name="last error"),
+                ),
             ],
             options={
-                'verbose_name': 'task waiting for the broker',
-                'verbose_name_plural': 'tasks waiting for the broker',
-                'ordering': ['id'],
+                "verbose_name": "task waiting for the broker",
+                "verbose_name_plural": "tasks waiting for the broker",
+                "ordering": ["id"],
             },
         ),
     ]

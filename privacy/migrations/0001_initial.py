@@ -6,29 +6,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
+        ("candidates", "0005_verification_and_centre"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Consent',
+            name="Consent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('topic', models.CharField(max_length=50, verbose_name='topic')),
-                ('granted', models.BooleanField(verbose_name='granted')),
-                ('changed_at', models.DateTimeField(verbose_name='changed at')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='candidates.candidate')),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("topic", models.CharField(max_length=50, verbose_name="topic")),
+                ("granted", models.BooleanField(verbose_name="granted")),
+                ("changed_at", models.DateTimeField(verbose_name="changed at")),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consents",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'consent',
-                'verbose_name_plural': 'consents',
-                'constraints': [models.UniqueConstraint(fields=('candidate', 'topic'), name='one_consent_per_topic')],
+                "verbose_name": "consent",
+                "verbose_name_plural": "consents",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("candidate", "topic"), name="one_consent_per_topic"
+                    )
+                ],
             },
         ),
     ]

@@ -7,68 +7,220 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0004_prefix_search_indexes'),
-        ('exams', '0001_initial'),
+        ("candidates", "0004_prefix_search_indexes"),
+        ("exams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Computation',
+            name="Computation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sitting', models.CharField(choices=[('normal', 'Normal session'), ('catch_up', 'Catch-up session')], default='normal', max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'In progress'), ('done', 'Computed'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('processed', models.PositiveIntegerField(default=0)),
-                ('statistics', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='computations', to='exams.examsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sitting",
+                    models.CharField(
+                        choices=[("normal", "Normal session"), ("catch_up", "Catch-up session")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "In progress"),
+                            ("done", "Computed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("processed", models.PositiveIntegerField(default=0)),
+                ("statistics", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="computations",
+                        to="exams.examsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ComputedResult',
+            name="ComputedResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('continuous_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('regional_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('national_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('general_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('decision', models.CharField(choices=[('admitted', 'Admitted'), ('catch_up', 'Eligible for the catch-up session'), ('failed', 'Not admitted'), ('incomplete', 'Result pending: grades missing')], max_length=10)),
-                ('mention', models.CharField(blank=True, choices=[('', 'No mention'), ('passable', 'Passable'), ('assez_bien', 'Assez bien'), ('bien', 'Bien'), ('tres_bien', 'Très bien')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='candidates.candidate')),
-                ('computation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='results.computation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "continuous_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                (
+                    "regional_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                (
+                    "national_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                ("general_average", models.DecimalField(decimal_places=2, max_digits=5, null=True)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("admitted", "Admitted"),
+                            ("catch_up", "Eligible for the catch-up session"),
+                            ("failed", "Not admitted"),
+                            ("incomplete", "Result pending: grades missing"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "mention",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "No mention"),
+                            ("passable", "Passable"),
+                            ("assez_bien", "Assez bien"),
+                            ("bien", "Bien"),
+                            ("tres_bien", "Très bien"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "computation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="results.computation",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('computation', 'candidate'), name='one_result_per_computation')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("computation", "candidate"), name="one_result_per_computation"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Grade',
+            name="Grade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('component', models.CharField(choices=[('continuous', 'Continuous assessment'), ('regional', 'Regional exam'), ('national', 'National exam')], max_length=12, verbose_name='component')),
-                ('sitting', models.CharField(choices=[('normal', 'Normal session'), ('catch_up', 'Catch-up session')], default='normal', max_length=10, verbose_name='sitting')),
-                ('mark', models.DecimalField(decimal_places=2, max_digits=4, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(20)], verbose_name='mark')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grades', to='candidates.candidate')),
-                ('subject', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.subject')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "component",
+                    models.CharField(
+                        choices=[
+                            ("continuous", "Continuous assessment"),
+                            ("regional", "Regional exam"),
+                            ("national", "National exam"),
+                        ],
+                        max_length=12,
+                        verbose_name="component",
+                    ),
+                ),
+                (
+                    "sitting",
+                    models.CharField(
+                        choices=[("normal", "Normal session"), ("catch_up", "Catch-up session")],
+                        default="normal",
+                        max_length=10,
+                        verbose_name="sitting",
+                    ),
+                ),
+                (
+                    "mark",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=4,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(20),
+                        ],
+                        verbose_name="mark",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grades",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exams.subject",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'grade',
-                'verbose_name_plural': 'grades',
-                'constraints': [models.UniqueConstraint(fields=('candidate', 'subject', 'component', 'sitting'), name='one_mark_per_subject'), models.CheckConstraint(condition=models.Q(('mark__gte', 0), ('mark__lte', 20)), name='mark_between_0_and_20')],
+                "verbose_name": "grade",
+                "verbose_name_plural": "grades",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("candidate", "subject", "component", "sitting"),
+                        name="one_mark_per_subject",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("mark__gte", 0), ("mark__lte", 20)),
+                        name="mark_between_0_and_20",
+                    ),
+                ],
             },
         ),
     ]

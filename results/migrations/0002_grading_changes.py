@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exams', '0001_initial'),
-        ('results', '0001_initial'),
+        ("exams", "0001_initial"),
+        ("results", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='computation',
-            name='academy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.academy'),
+            model_name="computation",
+            name="academy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="exams.academy",
+            ),
         ),
     ]

@@ -6,75 +6,219 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0004_prefix_search_indexes'),
-        ('exams', '0001_initial'),
-        ('results', '0002_grading_changes'),
+        ("candidates", "0004_prefix_search_indexes"),
+        ("exams", "0001_initial"),
+        ("results", "0002_grading_changes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Publication',
+            name="Publication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sitting', models.CharField(choices=[('normal', 'Normal session'), ('catch_up', 'Catch-up session')], default='normal', max_length=10)),
-                ('version', models.PositiveIntegerField()),
-                ('kind', models.CharField(choices=[('full', 'Full publication'), ('correction', 'Correction of one result')], default='full', max_length=10)),
-                ('publish_at', models.DateTimeField(verbose_name='publication moment')),
-                ('status', models.CharField(choices=[('preparing', 'Being prepared'), ('ready', 'Ready'), ('replaced', 'Replaced by a later version'), ('withdrawn', 'Withdrawn'), ('failed', 'Preparation failed')], default='preparing', max_length=10)),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('digest', models.CharField(blank=True, max_length=64)),
-                ('reason', models.TextField(blank=True, verbose_name='reason')),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('prepared_at', models.DateTimeField(blank=True, null=True)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
-                ('replaced_at', models.DateTimeField(blank=True, null=True)),
-                ('withdrawn_at', models.DateTimeField(blank=True, null=True)),
-                ('withdrawal_reason', models.TextField(blank=True, verbose_name='reason for the withdrawal')),
-                ('base', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='corrections', to='results.publication')),
-                ('computation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='publications', to='results.computation')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('replaces', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replacements', to='results.publication')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='publications', to='exams.examsession')),
-                ('withdrawn_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sitting",
+                    models.CharField(
+                        choices=[("normal", "Normal session"), ("catch_up", "Catch-up session")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("full", "Full publication"),
+                            ("correction", "Correction of one result"),
+                        ],
+                        default="full",
+                        max_length=10,
+                    ),
+                ),
+                ("publish_at", models.DateTimeField(verbose_name="publication moment")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("preparing", "Being prepared"),
+                            ("ready", "Ready"),
+                            ("replaced", "Replaced by a later version"),
+                            ("withdrawn", "Withdrawn"),
+                            ("failed", "Preparation failed"),
+                        ],
+                        default="preparing",
+                        max_length=10,
+                    ),
+                ),
+                ("count", models.PositiveIntegerField(default=0)),
+                ("digest", models.CharField(blank=True, max_length=64)),
+                ("reason", models.TextField(blank=True, verbose_name="reason")),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("prepared_at", models.DateTimeField(blank=True, null=True)),
+                ("notified_at", models.DateTimeField(blank=True, null=True)),
+                ("replaced_at", models.DateTimeField(blank=True, null=True)),
+                ("withdrawn_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "withdrawal_reason",
+                    models.TextField(blank=True, verbose_name="reason for the withdrawal"),
+                ),
+                (
+                    "base",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="corrections",
+                        to="results.publication",
+                    ),
+                ),
+                (
+                    "computation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="publications",
+                        to="results.computation",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replacements",
+                        to="results.publication",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="publications",
+                        to="exams.examsession",
+                    ),
+                ),
+                (
+                    "withdrawn_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'publication of results',
-                'verbose_name_plural': 'publications of results',
-                'ordering': ['-created_at'],
+                "verbose_name": "publication of results",
+                "verbose_name_plural": "publications of results",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PublishedResult',
+            name="PublishedResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('massar_code', models.CharField(max_length=10)),
-                ('cnie_number', models.CharField(blank=True, max_length=8)),
-                ('birth_date', models.DateField()),
-                ('continuous_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('regional_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('national_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('general_average', models.DecimalField(decimal_places=2, max_digits=5, null=True)),
-                ('decision', models.CharField(choices=[('admitted', 'Admitted'), ('catch_up', 'Eligible for the catch-up session'), ('failed', 'Not admitted'), ('incomplete', 'Result pending: grades missing')], max_length=10)),
-                ('mention', models.CharField(blank=True, choices=[('', 'No mention'), ('passable', 'Passable'), ('assez_bien', 'Assez bien'), ('bien', 'Bien'), ('tres_bien', 'Très bien')], max_length=10)),
-                ('payload', models.TextField()),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='published_results', to='candidates.candidate')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rows', to='results.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("massar_code", models.CharField(max_length=10)),
+                ("cnie_number", models.CharField(blank=True, max_length=8)),
+                ("birth_date", models.DateField()),
+                (
+                    "continuous_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                (
+                    "regional_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                (
+                    "national_average",
+                    models.DecimalField(decimal_places=2, max_digits=5, null=True),
+                ),
+                ("general_average", models.DecimalField(decimal_places=2, max_digits=5, null=True)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("admitted", "Admitted"),
+                            ("catch_up", "Eligible for the catch-up session"),
+                            ("failed", "Not admitted"),
+                            ("incomplete", "Result pending: grades missing"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "mention",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "No mention"),
+                            ("passable", "Passable"),
+                            ("assez_bien", "Assez bien"),
+                            ("bien", "Bien"),
+                            ("tres_bien", "Très bien"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("payload", models.TextField()),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="published_results",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rows",
+                        to="results.publication",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='publication',
-            index=models.Index(fields=['session', 'sitting', 'status'], name='results_pub_session_89b109_idx'),
+            model_name="publication",
+            index=models.Index(
+                fields=["session", "sitting", "status"], name="results_pub_session_89b109_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='publication',
-            constraint=models.UniqueConstraint(fields=('session', 'sitting', 'version'), name='one_publication_per_version'),
+            model_name="publication",
+            constraint=models.UniqueConstraint(
+                fields=("session", "sitting", "version"), name="one_publication_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='publishedresult',
-            constraint=models.UniqueConstraint(fields=('publication', 'candidate'), name='one_published_result_per_candidate'),
+            model_name="publishedresult",
+            constraint=models.UniqueConstraint(
+                fields=("publication", "candidate"), name="one_published_result_per_candidate"
+            ),
         ),
     ]

@@ -5,21 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('results', '0003_publication'),
+        ("candidates", "0005_verification_and_centre"),
+        ("results", "0003_publication"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='computedresult',
-            name='candidate',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='candidates.candidate'),
+            model_name="computedresult",
+            name="candidate",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="candidates.candidate",
+            ),
         ),
         migrations.AlterField(
-            model_name='computedresult',
-            name='computation',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='results', to='results.computation'),
+            model_name="computedresult",
+            name="computation",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="results",
+                to="results.computation",
+            ),
         ),
     ]

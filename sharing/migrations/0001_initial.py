@@ -6,56 +6,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('diplomas', '0001_initial'),
+        ("candidates", "0005_verification_and_centre"),
+        ("diplomas", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('label', models.CharField(blank=True, max_length=80, verbose_name='label')),
-                ('revealed', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires at')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked at')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='share_links', to='candidates.candidate')),
-                ('diploma', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='share_links', to='diplomas.diploma')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("label", models.CharField(blank=True, max_length=80, verbose_name="label")),
+                ("revealed", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+                ),
+                (
+                    "revoked_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="revoked at"),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="share_links",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "diploma",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="share_links",
+                        to="diplomas.diploma",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ShareView',
+            name="ShareView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('kind', models.CharField(choices=[('page', 'Share page'), ('sd_jwt', 'SD-JWT download'), ('verify', 'Verification page or API'), ('refused', 'Refused (expired or revoked link)')], max_length=8)),
-                ('network', models.CharField(blank=True, max_length=64)),
-                ('country', models.CharField(blank=True, max_length=2)),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='sharing.sharelink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("page", "Share page"),
+                            ("sd_jwt", "SD-JWT download"),
+                            ("verify", "Verification page or API"),
+                            ("refused", "Refused (expired or revoked link)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("network", models.CharField(blank=True, max_length=64)),
+                ("country", models.CharField(blank=True, max_length=2)),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="views",
+                        to="sharing.sharelink",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-pk'],
+                "ordering": ["-at", "-pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='sharelink',
-            index=models.Index(fields=['candidate', '-created_at'], name='sharing_sha_candida_d81adc_idx'),
+            model_name="sharelink",
+            index=models.Index(
+                fields=["candidate", "-created_at"], name="sharing_sha_candida_d81adc_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='shareview',
-            index=models.Index(fields=['link', '-at'], name='sharing_sha_link_id_25b217_idx'),
+            model_name="shareview",
+            index=models.Index(fields=["link", "-at"], name="sharing_sha_link_id_25b217_idx"),
         ),
         migrations.AddIndex(
-            model_name='shareview',
-            index=models.Index(fields=['at'], name='sharing_sha_at_b319f3_idx'),
+            model_name="shareview",
+            index=models.Index(fields=["at"], name="sharing_sha_at_b319f3_idx"),
         ),
     ]

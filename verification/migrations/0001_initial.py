@@ -6,50 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('exams', '0001_initial'),
+        ("candidates", "0005_verification_and_centre"),
+        ("exams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CheckRun',
+            name="CheckRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('files', models.PositiveIntegerField(default=0)),
-                ('created', models.PositiveIntegerField(default=0)),
-                ('changed', models.PositiveIntegerField(default=0)),
-                ('by_grade', models.JSONField(default=dict)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exams.examsession')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("files", models.PositiveIntegerField(default=0)),
+                ("created", models.PositiveIntegerField(default=0)),
+                ("changed", models.PositiveIntegerField(default=0)),
+                ("by_grade", models.JSONField(default=dict)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="exams.examsession",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'verification run',
-                'verbose_name_plural': 'verification runs',
-                'ordering': ['-started_at'],
+                "verbose_name": "verification run",
+                "verbose_name_plural": "verification runs",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='FileCheck',
+            name="FileCheck",
             fields=[
-                ('candidate', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='file_check', serialize=False, to='candidates.candidate')),
-                ('worst_grade', models.PositiveSmallIntegerField(choices=[(0, 'No discrepancy'), (1, 'Cosmetic difference'), (2, 'To review'), (3, 'Blocking discrepancy')], default=0, verbose_name='worst discrepancy')),
-                ('findings', models.JSONField(default=list)),
-                ('sources', models.JSONField(default=list)),
-                ('fingerprint', models.CharField(max_length=32)),
-                ('checked_at', models.DateTimeField(verbose_name='checked at')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exams.examsession')),
+                (
+                    "candidate",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="file_check",
+                        serialize=False,
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "worst_grade",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "No discrepancy"),
+                            (1, "Cosmetic difference"),
+                            (2, "To review"),
+                            (3, "Blocking discrepancy"),
+                        ],
+                        default=0,
+                        verbose_name="worst discrepancy",
+                    ),
+                ),
+                ("findings", models.JSONField(default=list)),
+                ("sources", models.JSONField(default=list)),
+                ("fingerprint", models.CharField(max_length=32)),
+                ("checked_at", models.DateTimeField(verbose_name="checked at")),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="exams.examsession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'file check',
-                'verbose_name_plural': 'file checks',
-                'indexes': [models.Index(fields=['session', 'worst_grade'], name='verificatio_session_a34f4c_idx')],
+                "verbose_name": "file check",
+                "verbose_name_plural": "file checks",
+                "indexes": [
+                    models.Index(
+                        fields=["session", "worst_grade"], name="verificatio_session_a34f4c_idx"
+                    )
+                ],
             },
         ),
     ]

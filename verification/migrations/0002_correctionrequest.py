@@ -6,39 +6,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0005_verification_and_centre'),
-        ('verification', '0001_initial'),
+        ("candidates", "0005_verification_and_centre"),
+        ("verification", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CorrectionRequest',
+            name="CorrectionRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(max_length=32, verbose_name='field')),
-                ('current_value', models.CharField(blank=True, max_length=120, verbose_name='value in the file')),
-                ('proposed_value', models.CharField(max_length=120, verbose_name='correct value')),
-                ('comment', models.CharField(blank=True, max_length=500, verbose_name='comment')),
-                ('evidence_file', models.CharField(max_length=255)),
-                ('evidence_content_type', models.CharField(max_length=40)),
-                ('evidence_size', models.PositiveIntegerField()),
-                ('evidence_sha256', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Awaiting the school'), ('accepted', 'Accepted: your file was corrected'), ('rejected', 'Rejected')], default='pending', max_length=10, verbose_name='status')),
-                ('reason', models.TextField(blank=True, verbose_name='reason of the decision')),
-                ('submitted_at', models.DateTimeField(auto_now_add=True, verbose_name='reported at')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='correction_requests', to='candidates.candidate')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("field", models.CharField(max_length=32, verbose_name="field")),
+                (
+                    "current_value",
+                    models.CharField(blank=True, max_length=120, verbose_name="value in the file"),
+                ),
+                ("proposed_value", models.CharField(max_length=120, verbose_name="correct value")),
+                ("comment", models.CharField(blank=True, max_length=500, verbose_name="comment")),
+                ("evidence_file", models.CharField(max_length=255)),
+                ("evidence_content_type", models.CharField(max_length=40)),
+                ("evidence_size", models.PositiveIntegerField()),
+                ("evidence_sha256", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Awaiting the school"),
+                            ("accepted", "Accepted: your file was corrected"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, verbose_name="reason of the decision")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="reported at"),
+                ),
+                (
+                    "decided_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+                ),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="correction_requests",
+                        to="candidates.candidate",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'correction request',
-                'verbose_name_plural': 'correction requests',
-                'ordering': ['submitted_at', 'pk'],
-                'indexes': [models.Index(fields=['status', 'candidate'], name='verificatio_status_d50757_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('candidate', 'field'), name='one_pending_report_per_field')],
+                "verbose_name": "correction request",
+                "verbose_name_plural": "correction requests",
+                "ordering": ["submitted_at", "pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "candidate"], name="verificatio_status_d50757_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "pending")),
+                        fields=("candidate", "field"),
+                        name="one_pending_report_per_field",
+                    )
+                ],
             },
         ),
     ]
