@@ -8,11 +8,15 @@ another process), which costs a few stat calls per use.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 T = TypeVar("T")
 
@@ -71,3 +75,67 @@ class StampedCache(Generic[T]):
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_ed25519_keys(
+    keys_dir: Path,
+    private_file: str,
+    public_dir: str,
+    *,
+    kid: Callable[[Ed25519PublicKey], str],
+    configured_pem: str = "",
+    extra_public: tuple[str, ...] | list[str] = (),
+) -> tuple[Ed25519PrivateKey, dict[str, Ed25519PublicKey]]:
+    """An Ed25519 signing key and every public key ever used with it, by kid.
+
+    The signing key comes from `configured_pem` (production) or `keys_dir/private_file`
+    (generated on first use). Each key's public half is published as `public_dir/<kid>`
+    (base64url raw bytes) and kept after a rotation, so that what it signed stays verifiable;
+    `extra_public` adds keys retired elsewhere (another deployment, a restored backup).
+    """
+    private_path = keys_dir / private_file
+    if configured_pem:
+        pem = configured_pem.encode()
+    else:
+        if not private_path.exists():
+            write_new(private_path, ed25519_pem(Ed25519PrivateKey.generate()))
+        pem = private_path.read_bytes()
+    signing_key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise ValueError(f"{private_path.name}: the signing key must be an Ed25519 key")
+    publish_ed25519(keys_dir / public_dir, signing_key.public_key(), kid)
+    public_keys: dict[str, Ed25519PublicKey] = {}
+    for entry in sorted((keys_dir / public_dir).iterdir()):
+        if not entry.name.startswith("."):
+            key = Ed25519PublicKey.from_public_bytes(_b64url_decode(entry.read_text().strip()))
+            public_keys[kid(key)] = key
+    for x in extra_public:
+        key = Ed25519PublicKey.from_public_bytes(_b64url_decode(x))
+        public_keys[kid(key)] = key
+    return signing_key, public_keys
+
+
+def publish_ed25519(
+    folder: Path, public_key: Ed25519PublicKey, kid: Callable[[Ed25519PublicKey], str]
+) -> None:
+    target = folder / kid(public_key)
+    if not target.exists():
+        write_new(target, _b64url(_raw(public_key)).encode())
+
+
+def ed25519_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

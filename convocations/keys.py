@@ -16,13 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
-from bac.keyfiles import StampedCache, mtime_ns, write_new
+from bac.keyfiles import (
+    StampedCache,
+    ed25519_pem,
+    load_ed25519_keys,
+    mtime_ns,
+    publish_ed25519,
+    write_new,
+)
 
-from .codec import b64url, b64url_decode, key_id, raw_public_key
+from .codec import b64url, key_id, raw_public_key
 
 PRIVATE_KEY_FILE = "convocation_ed25519.pem"
 PUBLIC_KEYS_DIR = "convocation_public_keys"
@@ -51,45 +57,20 @@ class KeyRing:
         return {"keys": keys}
 
 
-def _pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _publish(keys_dir: Path, public_key: Ed25519PublicKey) -> None:
-    kid = b64url(key_id(public_key))
-    target = keys_dir / PUBLIC_KEYS_DIR / kid
-    if not target.exists():
-        write_new(target, b64url(raw_public_key(public_key)).encode())
+def _kid(public_key: Ed25519PublicKey) -> str:
+    return b64url(key_id(public_key))
 
 
 def _load(keys_dir: Path) -> KeyRing:
-    private_path = keys_dir / PRIVATE_KEY_FILE
-    configured = getattr(settings, "CONVOCATION_SIGNING_KEY", "")
-    if configured:
-        pem = configured.encode()
-    else:
-        if not private_path.exists():
-            write_new(private_path, _pem(Ed25519PrivateKey.generate()))
-        pem = private_path.read_bytes()
-    signing_key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(signing_key, Ed25519PrivateKey):
-        raise ValueError("the convocation signing key must be an Ed25519 key")
-    _publish(keys_dir, signing_key.public_key())
-    public_keys: dict[str, Ed25519PublicKey] = {}
-    directory = keys_dir / PUBLIC_KEYS_DIR
-    for entry in sorted(directory.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        key = Ed25519PublicKey.from_public_bytes(b64url_decode(entry.read_text().strip()))
-        public_keys[b64url(key_id(key))] = key
-    # Keys retired elsewhere (another deployment, a restored backup), as base64url "x" values.
-    for x in getattr(settings, "CONVOCATION_EXTRA_PUBLIC_KEYS", ()):
-        key = Ed25519PublicKey.from_public_bytes(b64url_decode(x))
-        public_keys[b64url(key_id(key))] = key
-    kid = b64url(key_id(signing_key.public_key()))
-    return KeyRing(signing_key, kid, public_keys)
+    signing_key, public_keys = load_ed25519_keys(
+        keys_dir,
+        PRIVATE_KEY_FILE,
+        PUBLIC_KEYS_DIR,
+        kid=_kid,
+        configured_pem=getattr(settings, "CONVOCATION_SIGNING_KEY", ""),
+        extra_public=tuple(getattr(settings, "CONVOCATION_EXTRA_PUBLIC_KEYS", ())),
+    )
+    return KeyRing(signing_key, _kid(signing_key.public_key()), public_keys)
 
 
 def _stamp(keys_dir: Path) -> tuple:
@@ -116,7 +97,7 @@ def rotate() -> tuple[str, str]:
     keys_dir = Path(settings.KEYS_DIR)
     old = key_ring()
     new_key = Ed25519PrivateKey.generate()
-    _publish(keys_dir, new_key.public_key())
-    write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
+    publish_ed25519(keys_dir / PUBLIC_KEYS_DIR, new_key.public_key(), _kid)
+    write_new(keys_dir / PRIVATE_KEY_FILE, ed25519_pem(new_key), replace=True)
     _rings.forget(keys_dir)
     return old.kid, key_ring().kid

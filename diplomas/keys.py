@@ -29,9 +29,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
-from bac.keyfiles import StampedCache, mtime_ns, write_new
+from bac.keyfiles import (
+    StampedCache,
+    ed25519_pem,
+    load_ed25519_keys,
+    mtime_ns,
+    publish_ed25519,
+    write_new,
+)
 
-from .codec import b64url, b64url_decode, multikey_ed25519
+from .codec import b64url, multikey_ed25519
 from .dataintegrity import DID_V1, MULTIKEY_V1
 
 PRIVATE_KEY_FILE = "diploma_ed25519.pem"
@@ -112,40 +119,15 @@ class KeyRing:
         return sorted(self.public_keys.items(), key=lambda item: (item[0] != self.kid, item[0]))
 
 
-def _pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _publish(keys_dir: Path, public_key: Ed25519PublicKey) -> None:
-    target = keys_dir / PUBLIC_KEYS_DIR / key_id(public_key)
-    if not target.exists():
-        write_new(target, b64url(raw_public_key(public_key)).encode())
-
-
 def _load(keys_dir: Path) -> KeyRing:
-    private_path = keys_dir / PRIVATE_KEY_FILE
-    configured = getattr(settings, "DIPLOMA_SIGNING_KEY", "")
-    if configured:
-        pem = configured.encode()
-    else:
-        if not private_path.exists():
-            write_new(private_path, _pem(Ed25519PrivateKey.generate()))
-        pem = private_path.read_bytes()
-    signing_key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(signing_key, Ed25519PrivateKey):
-        raise ValueError("the diploma signing key must be an Ed25519 key")
-    _publish(keys_dir, signing_key.public_key())
-    public_keys: dict[str, Ed25519PublicKey] = {}
-    for entry in sorted((keys_dir / PUBLIC_KEYS_DIR).iterdir()):
-        if entry.name.startswith("."):
-            continue
-        key = Ed25519PublicKey.from_public_bytes(b64url_decode(entry.read_text().strip()))
-        public_keys[key_id(key)] = key
-    for x in getattr(settings, "DIPLOMA_EXTRA_PUBLIC_KEYS", ()):
-        key = Ed25519PublicKey.from_public_bytes(b64url_decode(x))
-        public_keys[key_id(key)] = key
+    signing_key, public_keys = load_ed25519_keys(
+        keys_dir,
+        PRIVATE_KEY_FILE,
+        PUBLIC_KEYS_DIR,
+        kid=key_id,
+        configured_pem=getattr(settings, "DIPLOMA_SIGNING_KEY", ""),
+        extra_public=tuple(getattr(settings, "DIPLOMA_EXTRA_PUBLIC_KEYS", ())),
+    )
     return KeyRing(signing_key, key_id(signing_key.public_key()), public_keys)
 
 
@@ -173,8 +155,8 @@ def rotate() -> tuple[str, str]:
     keys_dir = Path(settings.KEYS_DIR)
     old = key_ring()
     new_key = Ed25519PrivateKey.generate()
-    _publish(keys_dir, new_key.public_key())
-    write_new(keys_dir / PRIVATE_KEY_FILE, _pem(new_key), replace=True)
+    publish_ed25519(keys_dir / PUBLIC_KEYS_DIR, new_key.public_key(), key_id)
+    write_new(keys_dir / PRIVATE_KEY_FILE, ed25519_pem(new_key), replace=True)
     _rings.forget(keys_dir)
     return old.kid, key_ring().kid
 
