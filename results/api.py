@@ -30,6 +30,7 @@ import datetime
 import functools
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,13 @@ def _labels(language: str) -> Labels:
 
 def labels(language: str | None = None) -> Labels:
     return _labels(language or translation.get_language() or settings.LANGUAGE_CODE)
+
+
+@functools.lru_cache(maxsize=32)
+def _subject_cache(namespace: str, language: str) -> dict:
+    """The labelled subject lines of one publication in one language (see lookup.present):
+    a publication's names never change, and the labels only with the code."""
+    return {}
 
 
 @functools.cache
@@ -218,7 +226,12 @@ def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
     if outcome.status != FOUND or outcome.entry is None:
         return _fixed("not_found", language)
     shown = present(
-        outcome.entry, outcome.names, labels(language), language, published_at_iso(outcome)
+        outcome.entry,
+        outcome.names,
+        labels(language),
+        language,
+        published_at_iso(outcome),
+        _subject_cache(outcome.namespace, language),
     )
     return _json(200, {"status": "found", **shown}, language)
 
@@ -344,11 +357,27 @@ class _Config:
 _CONFIG: list[_Config] = []
 
 
+# This thread's database wrapper, remembered: connections[...] goes through asgiref's Local.
+_thread_database = threading.local()
+
+
+_database_generation = [0]
+
+
+def _default_database():
+    remembered = getattr(_thread_database, "entry", None)
+    if remembered is None or remembered[0] != _database_generation[0]:
+        remembered = _thread_database.entry = (_database_generation[0], connections["default"])
+    return remembered[1]
+
+
 @receiver(setting_changed)
 def _forget_config(**kwargs) -> None:
     _CONFIG.clear()
+    _database_generation[0] += 1
     _host_allowed.cache_clear()
     _static_headers.cache_clear()
+    _subject_cache.cache_clear()
     _fixed.cache_clear()
 
 
@@ -417,7 +446,7 @@ class LookupFastPath:
             environ.get("HTTP_ACCEPT_LANGUAGE", ""),
         )
         result = answer(params, client_address(_Meta(environ)), language)
-        database = connections["default"]
+        database = _default_database()
         if database.connection is not None and not database.in_atomic_block:
             # A cold cache made this request use the database: honour CONN_MAX_AGE as Django does.
             close_old_connections()

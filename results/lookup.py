@@ -18,8 +18,6 @@ query, derives one HMAC, reads the pointer and the entry, and renders what it fo
 from __future__ import annotations
 
 import datetime
-import functools
-import hashlib
 import hmac
 import json
 import re
@@ -113,16 +111,11 @@ def parse_query(
     return Query(query_kind, identifier, date), {}
 
 
-@functools.lru_cache(maxsize=4)
-def _keyed(key: bytes) -> hmac.HMAC:
-    return hmac.new(key, digestmod=hashlib.sha256)
-
-
 def lookup_digest(key: bytes, kind: str, identifier: str, birth_date: datetime.date) -> str:
     """The name a published result is stored under: HMAC-SHA256(key, kind|identifier|date)."""
-    mac = _keyed(key).copy()  # the key's pads are hashed once per process
-    mac.update(f"{kind}|{identifier}|{birth_date.isoformat()}".encode())
-    return mac.hexdigest()[:DIGEST_HEX]
+    # hmac.digest is OpenSSL's one-shot HMAC: cheaper than copying a keyed hmac.HMAC object.
+    message = f"{kind}|{identifier}|{birth_date.isoformat()}".encode()
+    return hmac.digest(key, message, "sha256").hex()[:DIGEST_HEX]
 
 
 def query_digest(key: bytes, query: Query) -> str:
@@ -281,8 +274,13 @@ def present(
     labels: Labels,
     language: str,
     published_at: str | None = None,
+    subject_cache: dict[tuple[str, str, str, str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One result as the page and the API show it (codes with their labels)."""
+    """One result as the page and the API show it (codes with their labels).
+
+    `subject_cache`, if given, keeps the labelled lines of subjects between calls: the caller
+    keeps one per publication and language (`names`, `labels` and `language` must not vary).
+    """
     general, continuous, regional, national = entry["avg"]
     track = entry["t"]
     coefficients = names.get("coefficients", {}).get(track, {})
@@ -291,18 +289,24 @@ def present(
     for item in entry.get("k", ()):
         component, subject, mark = item[0], item[1], item[2]
         sitting = item[3] if len(item) > 3 else "normal"
-        subjects.append(
-            {
+        key = (track, component, subject, sitting)
+        shown = None if subject_cache is None else subject_cache.get(key)
+        if shown is None:
+            shown = {
                 "code": subject,
                 "name": _name(names, "subjects", subject, language),
                 "component": component,
                 "component_label": labels.components.get(component, component),
                 "coefficient": coefficients.get(component, {}).get(subject),
-                "mark": mark,
+                "mark": None,
                 "sitting": sitting,
                 "sitting_label": labels.sittings.get(sitting, sitting),
             }
-        )
+            if subject_cache is not None:
+                subject_cache[key] = shown
+        shown = shown.copy()
+        shown["mark"] = mark
+        subjects.append(shown)
     averages = [
         {"component": c, "label": labels.components.get(c, c), "average": a}
         for c, a in zip(COMPONENTS, (continuous, regional, national), strict=True)

@@ -293,6 +293,20 @@ return reply
 """
 
 
+try:
+    import hiredis as _hiredis
+except ImportError:  # pragma: no cover (a dependency; redis-py's parser is the fallback)
+    _hiredis = None
+
+
+def _is_error(reply: Any, prefix: str = "") -> bool:
+    return (
+        _hiredis is not None
+        and isinstance(reply, _hiredis.ReplyError)
+        and str(reply).startswith(prefix)
+    )
+
+
 class RedisStore(Store):
     """The snapshot on Redis: raw JSON values (not pickled) that the Lua script can read."""
 
@@ -302,32 +316,67 @@ class RedisStore(Store):
         self.client = backend._cache.get_client(None, write=True)
         self.sha = hashlib.sha1(LOOKUP_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's name)
         self._connection = None
+        self._reader = None
         self._pid = 0
 
+    def _connect(self) -> Any:
+        """A connection of our own (this store belongs to one thread), set up by redis-py
+        (authentication, database, timeouts), then spoken to directly: the pool's checkout
+        probes the socket with three system calls per command and redis-py's layers cost more
+        than the lookup's own work, which is one command and one reply."""
+        connection = self.client.connection_pool.make_connection()
+        connection.connect()
+        self._connection = connection
+        self._reader = _hiredis.Reader() if _hiredis is not None else None
+        self._pid = os.getpid()
+        return connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()
+        self._connection = self._reader = None
+
+    def _call(self, connection, reader, command: tuple) -> Any:
+        if reader is None:  # no hiredis: redis-py's own parser
+            connection.send_command(*command)
+            return connection.read_response(disable_decoding=True)
+        sock = connection._sock
+        sock.sendall(_hiredis.pack_command(command))
+        while True:
+            reply = reader.gets()
+            if reply is not False:
+                return reply
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("Redis closed the connection")
+            reader.feed(data)
+
     def _eval(self, *args) -> Any:
-        """EVALSHA on a connection of our own (this store belongs to one thread): the pool's
-        checkout probes the socket with three system calls per command, the lookup makes one."""
+        """EVALSHA of the lookup script (EVAL once if Redis lost it), with one retry on a fresh
+        connection if the first one failed."""
         from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import NoScriptError
+        from redis.exceptions import NoScriptError, ResponseError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
         for attempt in (1, 2):
-            if self._connection is None or self._pid != os.getpid():
-                self._connection = self.client.connection_pool.make_connection()
-                self._pid = os.getpid()
             connection = self._connection
+            if connection is None or self._pid != os.getpid():
+                self._connection = None  # a forked child must not use its parent's socket
+                connection = self._connect()
             try:
                 try:
-                    connection.send_command("EVALSHA", self.sha, *args)
-                    return connection.read_response()
+                    reply = self._call(connection, self._reader, ("EVALSHA", self.sha, *args))
+                    if _is_error(reply, "NOSCRIPT"):
+                        raise NoScriptError(str(reply))
                 except NoScriptError:
-                    connection.send_command("EVAL", LOOKUP_SCRIPT, *args)
-                    return connection.read_response()
-            except (RedisConnectionError, RedisTimeoutError, OSError):
-                connection.disconnect()
-                self._connection = None
+                    reply = self._call(connection, self._reader, ("EVAL", LOOKUP_SCRIPT, *args))
+                if _is_error(reply):
+                    raise ResponseError(str(reply))
+                return reply
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self._drop_connection()
                 if attempt == 2:
-                    raise
+                    raise RedisConnectionError(str(exc)) from exc
         raise AssertionError("unreachable")
 
     def k(self, key: str) -> str:
@@ -429,15 +478,29 @@ class RedisStore(Store):
 _store_lock = threading.Lock()
 
 
+# This thread's store, remembered for the hot path: caches[...] goes through asgiref's Local on
+# every call. A change of settings (tests) forgets it, as Django forgets its cache objects.
+_thread_store = threading.local()
+_store_generation = [0]
+
+
+@receiver(setting_changed)
+def _forget_stores(**kwargs) -> None:
+    _store_generation[0] += 1
+
+
 def get_store() -> Store:
     """The store for the default cache (one per cache object, i.e. per thread)."""
+    remembered = getattr(_thread_store, "entry", None)
+    if remembered is not None and remembered[0] == _store_generation[0]:
+        return remembered[1]
     backend = caches[DEFAULT_CACHE_ALIAS]
     store = getattr(backend, "_results_store", None)
-    if store is not None:
-        return store
-    with _store_lock:
-        store = _make_store(backend)
-        backend._results_store = store
+    if store is None:
+        with _store_lock:
+            store = _make_store(backend)
+            backend._results_store = store
+    _thread_store.entry = (_store_generation[0], store)
     return store
 
 

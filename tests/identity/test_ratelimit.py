@@ -1,7 +1,11 @@
+import ipaddress
+
 import pytest
 from django.test import RequestFactory
+from hypothesis import given
+from hypothesis import strategies as st
 
-from identity.ratelimit import RateLimit, address_bucket, client_address
+from identity.ratelimit import RateLimit, _canonical_address, address_bucket, client_address
 
 
 @pytest.fixture
@@ -108,3 +112,21 @@ def test_ipv6_addresses_are_counted_by_their_64_prefix():
     assert address_bucket("2001:db8:1:3::1") != address_bucket("2001:db8:1:2::1")
     assert address_bucket("::ffff:192.0.2.1") == "192.0.2.1"
     assert address_bucket("192.0.2.1") == "192.0.2.1"
+
+
+_octet = st.one_of(
+    st.integers(0, 300).map(str),
+    st.integers(0, 300).map(lambda n: f"0{n}"),
+    st.text("0123456789", max_size=4),
+)
+
+
+@given(st.one_of(st.lists(_octet, min_size=3, max_size=5).map(".".join), st.text(max_size=20)))
+def test_a_forwarded_address_is_read_exactly_as_the_standard_library_reads_it(text):
+    # The IPv4 fast path must agree with ipaddress on every string: the canonical address, or
+    # nothing (leading zeros, octets above 255, too few or too many parts, stray characters).
+    try:
+        expected = str(ipaddress.ip_address(text))
+    except ValueError:
+        expected = ""
+    assert _canonical_address(text) == expected

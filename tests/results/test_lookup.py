@@ -263,3 +263,28 @@ def test_staff_cannot_use_the_candidate_result_page(published, clerk, client_for
 def test_the_api_is_described_by_openapi(client, db):
     spec = client.get("/results/api/openapi.json").json()
     assert spec["openapi"].startswith("3.") and API_PATH in spec["paths"]
+
+
+def _redis_store():
+    from results.snapshot import RedisStore, get_store
+
+    store = get_store()
+    if not isinstance(store, RedisStore):
+        pytest.skip("the single-round-trip lookup is Redis's (REDIS_URL)")
+    return store
+
+
+def test_on_redis_a_lookup_survives_a_flushed_script_and_a_dropped_connection(
+    published, candidate_a, django_assert_num_queries
+):
+    store = _redis_store()
+    body = {"massar_code": candidate_a.massar_code, "birth_date": BIRTH}
+    post_json(body)  # the pointer may be rebuilt once from the database
+    with django_assert_num_queries(0):
+        store.client.script_flush()  # Redis restarted with its data (or SCRIPT FLUSH)
+        assert post_json(body).json()["result"]["general_average"] == "14.25"
+        # Redis dropped our connection (a failover, a timeout): one retry on a new one.
+        ours = store._call(store._connection, store._reader, ("CLIENT", "ID"))
+        assert store.client.client_kill_filter(_id=ours) == 1
+        assert post_json(body).json()["result"]["general_average"] == "14.25"
+        assert post_json({**body, "birth_date": "2008-03-15"}).json()["status"] == "not_found"
