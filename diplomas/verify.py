@@ -20,14 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from django.utils.translation import gettext_lazy as _
 
 from . import credential as cred
 from . import dataintegrity as di
 from . import sdjwt
-from .codec import bit_at, decode_bitstring, raw_from_multikey
+from .codec import b64url, b64url_decode, bit_at, decode_bitstring, raw_from_multikey
 
 VALID, REVOKED, REPLACED, INVALID = "valid", "revoked", "replaced", "invalid"
 FACES = ("credential", "sd-jwt", "qr", "pdf")
@@ -173,6 +177,87 @@ def status_lists_from_credentials(documents: list[Mapping[str, Any]], keys: KeyS
         except ValueError:
             continue
     return lists.get
+
+
+# --- replacements, offline ---------------------------------------------------------------------
+#
+# The status list has one bit a diploma: a replaced diploma is revoked in it, like any other.
+# What it was replaced by is the issuer's record; export_diploma writes it for an offline
+# verifier as `replacements.jws`, a compact JWS (RFC 7515, EdDSA) signed with the Ed25519 key
+# that signs the credentials, so that anyone holding did.json can check it. Payload:
+# {"iss": <DID>, "iat": <seconds>, "replacements": {<replaced number>: <current number>}}.
+# It only ever turns a "revoked" answer into "replaced": a diploma whose bit is clear stays valid
+# whatever the file says, and a file that does not verify is ignored (the answer stays revoked).
+
+REPLACEMENTS_FILE = "replacements.jws"
+REPLACEMENTS_TYP = "bac-diploma-replacements+jws"
+
+
+class ReplacementsError(ValueError):
+    """A replacements file that cannot be trusted; the message says why."""
+
+
+def sign_replacements(
+    replacements: Mapping[str, str],
+    *,
+    did: str,
+    verification_method: str,
+    signing_key: Ed25519PrivateKey,
+    issued_at: int,
+) -> str:
+    """The compact JWS of `replacements` (replaced number -> current number)."""
+    header = {"alg": "EdDSA", "typ": REPLACEMENTS_TYP, "kid": verification_method}
+    payload = {"iss": did, "iat": int(issued_at), "replacements": dict(replacements)}
+    signing_input = ".".join(
+        b64url(json.dumps(part, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        for part in (header, payload)
+    )
+    signature = signing_key.sign(signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def read_replacements(token: str, keys: KeySet) -> dict[str, str]:
+    """The replacements a JWS from sign_replacements states, checked with `keys` (the DID's
+    Ed25519 keys); ReplacementsError with the reason when it cannot be trusted."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise ReplacementsError("not a compact JWS")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except ValueError as error:
+        raise ReplacementsError("not a compact JWS") from error
+    if not isinstance(header, dict) or header.get("alg") != "EdDSA":
+        raise ReplacementsError("not signed with EdDSA")
+    if header.get("typ") != REPLACEMENTS_TYP:
+        raise ReplacementsError("not a replacements file")
+    kid = header.get("kid")
+    key = keys.ed25519_for(kid) if isinstance(kid, str) else None
+    if key is None or kid.split("#")[0] != keys.did:
+        raise ReplacementsError("signed with a key that is not in did.json")
+    try:
+        key.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
+    except InvalidSignature as error:
+        raise ReplacementsError("bad signature: the file was altered") from error
+    if not isinstance(payload, dict) or payload.get("iss") != keys.did:
+        raise ReplacementsError("issued by another DID")
+    replacements = payload.get("replacements")
+    if not isinstance(replacements, dict) or not all(
+        isinstance(old, str) and isinstance(new, str) for old, new in replacements.items()
+    ):
+        raise ReplacementsError("malformed payload")
+    return dict(replacements)
+
+
+def replacements_lookup(replacements: Mapping[str, str]) -> Lookup:
+    """A Lookup (for _status) from a verified replacements mapping."""
+
+    def lookup(number: str) -> tuple[str, str] | None:
+        current = replacements.get(number)
+        return (REPLACED, current) if current else None
+
+    return lookup
 
 
 def _list_id(url: str) -> str:

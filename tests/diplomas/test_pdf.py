@@ -319,3 +319,45 @@ def test_a_diploma_issued_on_results_day(diploma):
     assert diploma.claims["last_name_ar"] in text
     assert diploma.claims["last_name_latin"].upper() in text
     assert diploma.number in text
+
+
+# --- what the per-process caches must not change ----------------------------------------------
+
+
+def test_every_pdf_of_a_process_has_its_own_valid_signature(nss_db, tmp_path):
+    """The CMS is built from a per-process template: the second, third... PDFs carry their own
+    digest and signature, which pdfsig and pyHanko check."""
+    first, second, third = (
+        pdf.build_pdf(make_diploma(f"BAC-2025-{n:07d}", first_name_latin=name))
+        for n, name in ((1, "Amine"), (2, "Salma"), (3, "Youssef"))
+    )
+    assert len({first, second, third}) == 3
+    for data in (second, third):
+        assert pdf.verify_pdf(data).ok
+        report = _pdfsig(nss_db, data, tmp_path)
+        assert "Signature Validation: Signature is Valid." in report, report
+        assert "Certificate Validation: Certificate is Trusted." in report, report
+
+
+def test_each_pdf_prints_its_own_values_in_reading_order():
+    """The fixed wording is drawn once per process and spliced in: a PDF shows its own rows
+    only (the CNIE and school rows come and go), each label followed by its value."""
+    with_school = make_diploma(
+        "BAC-2025-0000011", school_fr="Lycée Ibn Sina", school_ar="ثانوية ابن سينا"
+    )
+    claims = {k: v for k, v in CLAIMS.items() if k != "cnie_number"}
+    without = make_diploma("BAC-2025-0000012", first_name_latin="Omar")
+    without.claims = {**claims, "first_name_latin": "Omar"}
+    texts = [
+        PdfReader(io.BytesIO(pdf.build_pdf(d))).pages[0].extract_text()
+        for d in (with_school, without)
+    ]
+    assert "Lycée Ibn Sina" in texts[0] and "ثانوية ابن سينا" in texts[0]
+    assert re.search(r"N° CNIE\s+AB123456", texts[0])
+    assert "Lycée" not in texts[1] and "Établissement" not in texts[1]
+    assert "N° CNIE" not in texts[1] and "AB123456" not in texts[1]
+    assert re.search(r"Prénom\s+Omar", texts[1]) and "Fatima Zahra" not in texts[1]
+    for text in texts:
+        assert re.search(r"Nom\s+EL AMRANI", text)
+        assert re.search(r"Mention\s+Très bien", text)
+        assert text.index("Royaume du Maroc") < text.index("Nom") < text.index("Académie")

@@ -177,3 +177,117 @@ def test_offline_an_issuing_certificate_the_ca_did_not_sign_is_ignored(diploma, 
             call_command("verify_diploma", str(tmp_path / face), "--keys", str(tmp_path))
     out = capsys.readouterr().out
     assert out.count("INVALID") == 2 and out.count("not ours") == 2
+
+
+# --- replaced, offline: the signed replacement record (replacements.jws) ----------------------
+
+
+def _offline(tmp_path, capsys, face: str = "") -> tuple[list[dict], str]:
+    """verify_diploma --keys on the exported directory (or one face of it), as JSON lines."""
+    capsys.readouterr()
+    try:
+        call_command("verify_diploma", str(tmp_path / face), "--keys", str(tmp_path), "--json")
+    except SystemExit:
+        pass
+    captured = capsys.readouterr()
+    return [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_offline_verification_tells_a_replaced_diploma_and_points_to_the_current_one(
+    diploma, tmp_path, ministry_staff, capsys
+):
+    with committed():
+        new = services.replace_diploma(diploma, reason="typo", actor=ministry_staff)
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    assert (tmp_path / "replacements.jws").exists()
+    lines, err = _offline(tmp_path, capsys)
+    assert len(lines) == 3 and err == ""
+    for line in lines:
+        assert (line["state"], line["number"]) == ("replaced", diploma.number), line
+        assert line["current_number"] == new.number
+
+
+def test_offline_the_replacement_is_the_end_of_the_chain(diploma, tmp_path, ministry_staff, capsys):
+    with committed():
+        second = services.replace_diploma(diploma, reason="typo", actor=ministry_staff)
+        third = services.replace_diploma(second, reason="typo", actor=ministry_staff)
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    lines, _err = _offline(tmp_path, capsys, "qr.txt")
+    assert (lines[0]["state"], lines[0]["current_number"]) == ("replaced", third.number)
+
+
+def _reencoded(token: str, change) -> str:
+    """The JWS with its payload changed and the original signature kept."""
+    header, payload, signature = token.strip().split(".")
+    data = json.loads(codec.b64url_decode(payload))
+    change(data)
+    return ".".join([header, codec.b64url(json.dumps(data).encode()), signature])
+
+
+def test_offline_an_altered_replacement_record_is_ignored_with_its_reason(
+    diploma, tmp_path, ministry_staff, capsys
+):
+    with committed():
+        services.replace_diploma(diploma, reason="typo", actor=ministry_staff)
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    record = tmp_path / "replacements.jws"
+    forged = "MA-2026-0000-0000"
+    record.write_text(
+        _reencoded(record.read_text(), lambda p: p["replacements"].update({diploma.number: forged}))
+    )
+    lines, err = _offline(tmp_path, capsys)
+    assert "replacements.jws ignored (bad signature" in err
+    assert [line["state"] for line in lines] == ["revoked"] * 3
+    assert forged not in json.dumps(lines)
+
+
+def test_offline_a_record_signed_with_another_key_is_ignored(
+    diploma, tmp_path, ministry_staff, capsys
+):
+    """Whoever holds a key of their own can sign a record; only the DID's keys count."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with committed():
+        services.replace_diploma(diploma, reason="typo", actor=ministry_staff)
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    did = json.loads((tmp_path / "did.json").read_text())["id"]
+    (tmp_path / "replacements.jws").write_text(
+        verify.sign_replacements(
+            {diploma.number: "MA-2026-0000-0000"},
+            did=did,
+            verification_method=f"{did}#stranger",
+            signing_key=Ed25519PrivateKey.generate(),
+            issued_at=0,
+        )
+    )
+    lines, err = _offline(tmp_path, capsys, "credential.json")
+    assert "ignored (signed with a key that is not in did.json)" in err
+    assert lines[0]["state"] == "revoked" and lines[0]["current_number"] == ""
+
+
+def test_offline_a_record_never_turns_a_valid_diploma_into_a_replaced_one(
+    diploma, tmp_path, capsys
+):
+    """The record only tells what a revoked diploma became: the status list decides."""
+    from diplomas import keys as diploma_keys
+
+    call_command("export_diploma", diploma.number, "--out", str(tmp_path), "--no-pdf")
+    assert (
+        verify.read_replacements(
+            (tmp_path / "replacements.jws").read_text(), verify.KeySet.from_directory(tmp_path)
+        )
+        == {}
+    )
+    ring = diploma_keys.key_ring()
+    did = diploma_keys.issuer_did()
+    (tmp_path / "replacements.jws").write_text(
+        verify.sign_replacements(
+            {diploma.number: "MA-2026-0000-0000"},
+            did=did,
+            verification_method=ring.verification_method(did),
+            signing_key=ring.signing_key,
+            issued_at=0,
+        )
+    )
+    lines, err = _offline(tmp_path, capsys)
+    assert err == "" and [line["state"] for line in lines] == ["valid"] * 3

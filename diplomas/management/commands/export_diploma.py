@@ -7,12 +7,33 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from diplomas import credential as cred
 from diplomas import keys as diploma_keys
-from diplomas import pki, services
+from diplomas import pki, services, verify
 from diplomas.codec import normalise_diploma_number
 from diplomas.models import Diploma
+
+
+def _replacements(diploma: Diploma) -> str:
+    """The signed record of what replaced `diploma` (the end of its replacement chain), or of
+    nothing: the status list alone says "revoked" for a replaced diploma too. Written even
+    when empty, so that a directory exported again never keeps a stale record."""
+    replacements = {}
+    if diploma.status == verify.REPLACED:
+        current = services.current_of(diploma)
+        if current.pk != diploma.pk:
+            replacements[diploma.number] = current.number
+    ring = diploma_keys.key_ring()
+    did = diploma_keys.issuer_did()
+    return verify.sign_replacements(
+        replacements,
+        did=did,
+        verification_method=ring.verification_method(did),
+        signing_key=ring.signing_key,
+        issued_at=int(timezone.now().timestamp()),
+    )
 
 
 def _write(path: Path, data: str | bytes) -> None:
@@ -25,7 +46,8 @@ class Command(BaseCommand):
     help = (
         "Export diploma NUMBER into --out DIR: credential.json, credential.sd-jwt, qr.txt, "
         "diploma.pdf, and the public keys (jwks.json, did.json), the status list credential "
-        "(status-list.json) and the CA certificate (ca.pem) for `verify_diploma --keys DIR`."
+        "(status-list.json), the CA certificate (ca.pem) and the signed replacement record "
+        "(replacements.jws) for `verify_diploma --keys DIR`."
     )
 
     def add_arguments(self, parser):
@@ -56,4 +78,5 @@ class Command(BaseCommand):
             json.dumps(services.status_list_document(list_id), indent=2),
         )
         _write(out / "ca.pem", pki.root_certificate().public_bytes(serialization.Encoding.PEM))
+        _write(out / verify.REPLACEMENTS_FILE, _replacements(diploma) + "\n")
         self.stdout.write(f"{diploma.number} ({diploma.status}) exported to {out}")

@@ -16,9 +16,10 @@ class Command(BaseCommand):
     help = (
         "Verify PATH_OR_TEXT (a credential.json, an SD-JWT, a QR text, a PDF, or a directory "
         "written by export_diploma: every face in it). With --keys DIR, offline: only the "
-        "published keys (did.json, jwks.json, ca.pem) and status list (status-list*.json) in "
-        "DIR are used. Without it, against this server's current keys and records. Exit status "
-        "0 only if every face is valid."
+        "published keys (did.json, jwks.json, ca.pem), status list (status-list*.json) and "
+        "signed replacement record (replacements.jws, to tell a replaced diploma from a revoked "
+        "one) in DIR are used. Without it, against this server's current keys and records. Exit "
+        "status 0 only if every face is valid."
     )
 
     def add_arguments(self, parser):
@@ -69,8 +70,26 @@ class Command(BaseCommand):
             for p in sorted(keys_dir.glob("status-list*.json"))
         ]
         status_lists = verify.status_lists_from_credentials(documents, keys)
+        lookup = self._replacements(keys_dir, keys)
 
         def check(data):
-            return verify.verify_with(data, keys=keys, status_list=status_lists)
+            return verify.verify_with(data, keys=keys, status_list=status_lists, lookup=lookup)
 
         return check
+
+    def _replacements(self, keys_dir: Path, keys: verify.KeySet) -> verify.Lookup | None:
+        """The replacement record of the directory, if it verifies with the DID's keys; else
+        none (a replaced diploma then reads as revoked), and a warning that says why."""
+        path = keys_dir / verify.REPLACEMENTS_FILE
+        if not path.exists():
+            return None
+        try:
+            replacements = verify.read_replacements(path.read_text(encoding="utf-8"), keys)
+        except (verify.ReplacementsError, UnicodeDecodeError) as error:
+            reason = error if isinstance(error, verify.ReplacementsError) else "not text"
+            self.stderr.write(
+                f"{verify.REPLACEMENTS_FILE} ignored ({reason}): a replaced diploma will read "
+                "as revoked"
+            )
+            return None
+        return verify.replacements_lookup(replacements)
