@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/diplomas.py                        # 20,000 diplomas, extrapolated
     .venv/bin/python bench/diplomas.py --candidates 500000    # the full target (about 7 min)
+    .venv/bin/python bench/diplomas.py --database [--candidates N]   # the real issuance, PG
 
 Keys and media live in a temporary directory. For N synthetic admitted candidates it times, on
 this machine, side by side:
@@ -16,9 +17,20 @@ this machine, side by side:
 4. QR verification CPU time (diplomas.qr.decode_qr: base45, zlib, COSE, ES256), target < 1 ms;
 5. PDF rendering and PAdES signing per core (diplomas.pdf.bench_pdf), target >= 20 per second.
 
-The database writes of the bulk issuance (bulk_create, audit, notifications: see
-diplomas.services.issue_for_session) are not in the issuance figures: this measures the signing.
-Target (DESIGN §6): 500,000 diplomas signed in under 10 minutes.
+The database writes of the bulk issuance are not in these figures: they measure the signing.
+With --database it times instead the real bulk issuance, end to end, against PostgreSQL
+(DATABASE_URL names the server, default postgres://postgres@127.0.0.1:5432/postgres): in the
+throw-away database `bac_bench_dipl` (dropped afterwards unless --keep) it seeds N candidates
+with a CNIE as bench/compute_results.py does (`manage.py seed`, seed_grades, the grading
+engine), publishes their results as bench/results_day.py does and makes every decision
+"admitted"; then diplomas.services.start_issuance splits the issuance into its runs (one per
+academy) and `--processes` worker processes take them as Celery workers would, each running the
+task's code (diplomas.tasks.issue_session_task): claims, signatures, COPY of the diplomas,
+outbox rows, audit entries. It prints diplomas per second, the wall time, the projection for
+500,000 against the 600 s target, the CPU per diploma in the workers and in PostgreSQL, and the
+ratio to raw Ed25519 signing of the stored claims. Sending the notifications is left to the
+notification workers (the task is only queued).
+Target (DESIGN §6): 500,000 diplomas issued in under 10 minutes.
 """
 
 from __future__ import annotations
@@ -134,11 +146,212 @@ def _issue(count: int, processes: int, chunk: int = 500) -> tuple[float, float]:
     return time.perf_counter() - started, cpu
 
 
+def _seed_published(count: int, seed: int = 2026):
+    """N candidates with a CNIE, their grades, computed and published results, all admitted.
+
+    The same seeding as bench/compute_results.py (`manage.py seed`, seed_grades, the grading
+    engine) and the publication of bench/results_day.py (results.publication, no push); then
+    every candidate is given a CNIE and every published decision made "admitted", so that N
+    diplomas are issued. Returns the session."""
+    import io
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from exams.models import ExamSession
+    from results import publication as publication_module
+    from results.management.commands.seed_grades import seed_grades
+    from results.services import compute_session
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    call_command("seed", candidates=count, seed=seed, stdout=io.StringIO())
+    session = ExamSession.current()
+    seed_grades(session, seed=seed, missing_rate=0.0, zero_rate=0.0)
+    computation = compute_session(session)
+    # No SMS or e-mail for synthetic candidates: the results push is not measured here.
+    publication_module.on_publication_public = lambda publication: 0
+    publication = publication_module.schedule_publication(
+        computation, timezone.now() - datetime.timedelta(seconds=1), None, "diplomas benchmark"
+    )
+    publication_module.prepare_publication(publication.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE candidates_candidate SET cnie_number = 'BK' || lpad((id %% 1000000)::text, 6, '0')"
+            " WHERE session_id = %s AND coalesce(cnie_number, '') = ''",
+            [session.pk],
+        )
+        cursor.execute(
+            "UPDATE results_publishedresult SET decision = 'admitted',"
+            " mention = CASE WHEN mention = '' THEN 'passable' ELSE mention END"
+            " WHERE decision <> 'admitted'"
+        )
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"database: seeded {count:,} admitted candidates with a CNIE, grades and published "
+        f"results in {time.perf_counter() - started:.0f} s"
+    )
+    return session
+
+
+def _database_exists(server_url: str, name: str) -> bool:
+    import psycopg
+    from _db import admin_url
+
+    with psycopg.connect(admin_url(server_url), autocommit=True) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return found.fetchone() is not None
+
+
+def _copy_database(server_url: str, source: str, target: str) -> str:
+    """CREATE DATABASE target TEMPLATE source (a file copy: seconds, not a re-seed)."""
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+    from _db import admin_url
+    from psycopg import sql
+
+    admin = urlunparse(urlparse(admin_url(server_url))._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target))
+        )
+        connection.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(target), sql.Identifier(source)
+            )
+        )
+    return urlunparse(urlparse(server_url)._replace(path="/" + target))
+
+
+def _server_cpu() -> tuple[int, float]:
+    """(pid, CPU seconds so far) of this process's PostgreSQL backend, when the server runs on
+    this machine (else 0 seconds): the database's share of the work, on the same cores."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return pid, 0.0
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_part(run_id: int) -> tuple[int, float, tuple[int, float]]:
+    """One Celery worker taking one issuance run off the queue: the task's own code. Returns
+    (diplomas issued, CPU seconds of this process, its database backend's CPU so far)."""
+    from diplomas.tasks import issue_session_task
+
+    cpu = time.process_time()
+    result = issue_session_task(run_id)
+    return result["issued"], time.process_time() - cpu, _server_cpu()
+
+
+def _database_section(args: argparse.Namespace, server_url: str) -> None:
+    """The real bulk issuance against PostgreSQL, end to end, in `--processes` workers."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from django.db import connection, connections
+
+    from diplomas import services
+    from diplomas.models import Diploma, IssuanceRun
+    from exams.models import ExamSession
+    from notifications.tasks import send_notifications
+
+    if args.seeded:
+        session = ExamSession.current()
+    else:
+        session = _seed_published(args.candidates)
+        if args.template:
+            connections.close_all()
+            _copy_database(os.environ["DATABASE_URL"], args.database_name, args.template)
+            print(f"database: kept as the template {args.template} for the next runs")
+    # The outbox rows are written (that is issuance work); sending them is the notification
+    # workers' job, later and throttled: here, as with a broker, the task is only queued.
+    send_notifications.apply_async = lambda *args, **kwargs: None
+    # Keys, certificates and the status-list counter exist before the workers fork.
+    services.signer()
+    queued: list[int] = []
+    runs = services.start_issuance(session, dispatch=queued.append)
+    connections.close_all()
+    print(
+        f"issuance: {len(runs)} runs (parts) queued, taken by {args.processes} worker processes"
+        f" (load average now {os.getloadavg()[0]:.1f})"
+    )
+    started = time.perf_counter()
+    cpu = 0.0
+    issued = 0
+    backends: dict[int, float] = {}
+    with multiprocessing.get_context("fork").Pool(args.processes) as pool:
+        for count, spent, (pid, server) in pool.imap_unordered(_run_part, queued, chunksize=1):
+            issued += count
+            cpu += spent
+            backends[pid] = max(server, backends.get(pid, 0.0))
+    wall = time.perf_counter() - started
+    server_cpu = sum(backends.values())
+    stored = Diploma.objects.filter(session=session).count()
+    statuses = set(IssuanceRun.objects.values_list("status", flat=True))
+    if stored != args.candidates or statuses != {"done"}:
+        sys.exit(f"issuance incomplete: {stored} diplomas, runs {statuses}")
+    rate = issued / wall
+    print(
+        f"issued {issued:,} diplomas (signed, stored, audited, notified) in {wall:.1f} s ="
+        f" {rate:,.0f}/s; CPU per diploma: {cpu / issued * 1000:.2f} ms in the workers +"
+        f" {server_cpu / issued * 1000:.2f} ms in PostgreSQL"
+    )
+    again = services.issue_for_session(session)
+    print(f"run again: {again.issued} issued, {again.already:,} already held (idempotent)")
+    projected = 500_000 / rate
+    verdict = "OK" if projected < TARGET_SECONDS_500K else "MISSED"
+    print(
+        f"  500,000 diplomas, wall clock: {projected:,.0f} s ({projected / 60:.1f} min)"
+        f"{' measured' if args.candidates >= 500_000 else ' extrapolated'}"
+        f" — target < {TARGET_SECONDS_500K:.0f} s: {verdict}"
+    )
+    bound = 500_000 * (cpu + server_cpu) / issued / args.processes
+    verdict = "OK" if bound < TARGET_SECONDS_500K else "MISSED"
+    print(
+        f"  500,000 diplomas, CPU-bound (cores to ourselves): {bound:,.0f} s"
+        f" ({bound / 60:.1f} min) — target < {TARGET_SECONDS_500K:.0f} s: {verdict}"
+    )
+    # Raw Ed25519 over the same payloads (each stored diploma's claims as JSON), on as many
+    # processes: the ratio compares like with like.
+    key = Ed25519PrivateKey.generate()
+    payloads = [
+        json.dumps(claims, ensure_ascii=False).encode()
+        for claims in Diploma.objects.values_list("claims", flat=True)[: min(issued, 20_000)]
+    ]
+    started = time.perf_counter()
+    for payload in payloads:
+        key.sign(payload)
+    raw = len(payloads) / (time.perf_counter() - started) * args.processes
+    print(
+        f"raw Ed25519 signing : {raw:8,.0f}/s ({args.processes} cores, extrapolated from one);"
+        f" issuance/raw = 1/{raw / rate:.0f}"
+    )
+    connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--candidates", type=int, default=20_000)
+    parser.add_argument(
+        "--database",
+        action="store_true",
+        help="time the real bulk issuance against PostgreSQL instead (DATABASE_URL: the server)",
+    )
+    parser.add_argument("--database-name", default="bac_bench_dipl")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument(
+        "--template",
+        metavar="NAME",
+        help="seed once: keep the seeded, published database as NAME (a PostgreSQL template) and,"
+        " when NAME exists, start from a copy of it instead of seeding again",
+    )
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--single", type=int, default=2000, help="diplomas for the 1-core run")
     parser.add_argument("--verifications", type=int, default=3000)
@@ -147,6 +360,31 @@ def main() -> None:
 
     import django
 
+    if args.database:
+        from _db import drop_database, recreate_database  # bench/ is sys.path[0]
+
+        server_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+        if args.template and _database_exists(server_url, args.template):
+            os.environ["DATABASE_URL"] = _copy_database(
+                server_url, args.template, args.database_name
+            )
+            args.seeded = True
+            print(f"database: a copy of {args.template} (seeded and published before)")
+        else:
+            os.environ["DATABASE_URL"] = recreate_database(server_url, args.database_name)
+            args.seeded = False
+        os.environ["DIPLOMAS_AUTO_ISSUE"] = "false"
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        django.setup()
+        try:
+            _database_section(args, server_url)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            if not args.keep:
+                drop_database(server_url, args.database_name)
+        return
     django.setup()
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -18,6 +18,8 @@ query, derives one HMAC, reads the pointer and the entry, and renders what it fo
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
 import hmac
 import json
 import re
@@ -111,11 +113,18 @@ def parse_query(
     return Query(query_kind, identifier, date), {}
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def lookup_digest(key: bytes, kind: str, identifier: str, birth_date: datetime.date) -> str:
     """The name a published result is stored under: HMAC-SHA256(key, kind|identifier|date)."""
-    # hmac.digest is OpenSSL's one-shot HMAC: cheaper than copying a keyed hmac.HMAC object.
-    message = f"{kind}|{identifier}|{birth_date.isoformat()}".encode()
-    return hmac.digest(key, message, "sha256").hex()[:DIGEST_HEX]
+    # A copy of the keyed object (its pads hashed once per process) costs less than a one-shot
+    # hmac.digest, which looks the algorithm up in OpenSSL 3 on every call.
+    mac = _keyed(key).copy()
+    mac.update(f"{kind}|{identifier}|{birth_date.isoformat()}".encode())
+    return mac.hexdigest()[:DIGEST_HEX]
 
 
 def query_digest(key: bytes, query: Query) -> str:
