@@ -9,9 +9,11 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), Redis on 127.0.0.1:63
    Redis database 5;
 2. seeds N candidates (`manage.py seed`), one computation with N results (INSERT ... SELECT),
    and publishes it through results.publication (rows, cache, pointer), timed;
-3. starts gunicorn (sync workers) on the production settings (DEBUG=false, a SECRET_KEY,
-   ALLOWED_HOSTS=127.0.0.1, SECURE_SSL_REDIRECT=false, TRUSTED_PROXY_COUNT=1) serving
-   bench/results_day_wsgi.py: the production WSGI application plus a bare hello;
+3. starts gunicorn with the production configuration (deploy/gunicorn.conf.py: sync workers,
+   preloaded, metrics on) and settings (DEBUG=false, a SECRET_KEY, ALLOWED_HOSTS=127.0.0.1,
+   SECURE_SSL_REDIRECT=false, TRUSTED_PROXY_COUNT=1) serving bench/results_day_wsgi.py: the
+   production WSGI entry point (ops.wsgi: request ids, metrics, the lookup's fast path, Django)
+   plus a bare hello;
 4. drives each target with wrk from a separate process, one after the other in the same run,
    with the same Lua script (bench/results_day.lua): POST of random pairs, about 30% invalid
    (wrong birth date or unknown code), each from a random client address in X-Forwarded-For,
@@ -231,23 +233,24 @@ def _post(port: int, path: str, body: dict) -> tuple[int, dict]:
 
 
 def _start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    # The production configuration (deploy/gunicorn.conf.py: sync workers, preloaded
+    # application, metrics in PROMETHEUS_MULTIPROC_DIR), bound to the benchmark's port.
+    metrics_dir = Path(env["BAC_VAR_DIR"]) / "prometheus"
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_LOG_LEVEL": "warning",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "-c",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--chdir",
         str(ROOT),
         "--pythonpath",
         str(BENCH),
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--backlog",
-        "4096",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "--preload",
         "results_day_wsgi:application",
     ]
     log = open(Path(env["BAC_VAR_DIR"]) / "gunicorn.log", "ab")  # noqa: SIM115

@@ -1,11 +1,12 @@
 """What gunicorn serves in the results-day benchmark: the production WSGI application
-(bac.wsgi, with its lookup fast path) and, on /bench/hello, (a) a bare WSGI "hello"."""
+(ops.wsgi: request ids and metrics around bac.wsgi, Django with the lookup's fast path) and, on
+/bench/hello, (a) a bare WSGI "hello"."""
 
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "results_day_settings")
 
-from bac.wsgi import application as production  # noqa: E402
+from ops.wsgi import application as production  # noqa: E402
 
 HELLO = b"hello"
 HELLO_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))]

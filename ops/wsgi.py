@@ -6,6 +6,7 @@ wrapped so that EVERY request, fast path included, gets a request id and is coun
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -21,6 +22,7 @@ from . import metrics  # noqa: E402
 # answers before Django, so its path names it.
 VIEW_KEY = "bac.view"
 _FAST_PATHS = {"/results/api/lookup": "results:api_lookup"}
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestContext:
@@ -47,12 +49,26 @@ class RequestContext:
         finally:
             view = environ.get(VIEW_KEY) or _FAST_PATHS.get(environ.get("PATH_INFO", ""), "other")
             try:
-                metrics.REQUESTS.labels(
-                    view, environ.get("REQUEST_METHOD", ""), status_code[0]
-                ).inc()
-                metrics.LATENCY.labels(view).observe(time.perf_counter() - started)
+                method = environ.get("REQUEST_METHOD", "")
+                if method not in _METHODS:
+                    method = "other"  # any token is a method: never a series per made-up one
+                _counter(view, method, status_code[0]).inc()
+                _histogram(view).observe(time.perf_counter() - started)
             finally:
                 request_id.reset(token)
+
+
+# The labelled series, looked up once: prometheus_client's labels() validates and locks on
+# every call, which the results lookup would pay on each request. Bounded: views, methods and
+# statuses are few, but a client can send any method.
+@functools.lru_cache(maxsize=1024)
+def _counter(view: str, method: str, status: str):
+    return metrics.REQUESTS.labels(view, method, status)
+
+
+@functools.lru_cache(maxsize=256)
+def _histogram(view: str):
+    return metrics.LATENCY.labels(view)
 
 
 application = RequestContext(_django)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 from pathlib import Path
 from unittest.mock import patch
 
@@ -15,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.test import RequestFactory, override_settings
 
 from ops.celery import _carry_request_id, flush_outbox
-from ops.context import accept_request_id, request_id
+from ops.context import accept_request_id, new_request_id, request_id
 from ops.jsonlog import JsonFormatter, RequestIdFilter
 from ops.middleware import StorageFullMiddleware
 from ops.models import OutboxTask
@@ -89,6 +90,30 @@ def test_request_id_in_and_out(client):
     reply = client.get("/healthz", HTTP_X_REQUEST_ID="bad\r\nid")
     assert reply["X-Request-ID"] != "bad\r\nid" and len(reply["X-Request-ID"]) == 32
     assert accept_request_id("x" * 200) != "x" * 200
+
+
+def _child_request_id(queue) -> None:
+    queue.put(new_request_id())
+
+
+def test_request_ids_are_unique_within_and_across_forked_workers():
+    import multiprocessing
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    # gunicorn forks its workers from one loaded application: each must draw its own prefix.
+    queue = multiprocessing.get_context("fork").Queue()
+    children = [
+        multiprocessing.get_context("fork").Process(target=_child_request_id, args=(queue,))
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    theirs = [queue.get(timeout=30) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    prefixes = {i[:20] for i in [*theirs, new_request_id()]}
+    assert len(prefixes) == 3
 
 
 def test_json_logs_carry_the_request_id():
@@ -226,3 +251,31 @@ def test_a_task_logs_under_the_request_id_that_queued_it():
         assert request_id.get() == "task-t2"
     finally:
         _drop_request_id(task_id="t2")
+
+
+def test_a_made_up_method_never_makes_a_series_of_its_own(db):
+    import io
+
+    from ops import metrics
+    from ops.wsgi import application
+
+    def start_response(status, headers, exc_info=None):
+        return lambda data: None
+
+    for method in ("BREW", "X" * 40):
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": "/healthz",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "testserver",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+        }
+        b"".join(application(environ, start_response))
+    methods = {
+        sample.labels["method"]
+        for family in metrics.REQUESTS.collect()
+        for sample in family.samples
+    }
+    assert "other" in methods and not methods & {"BREW", "X" * 40}
