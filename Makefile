@@ -70,6 +70,8 @@ bench: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/convocations.py
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/complaints.py
 	$(BIN)/python bench/scholarships.py
+	$(BIN)/python bench/diplomas.py
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_PG_URL)} $(BIN)/python bench/diplomas.py --database --candidates 500000
 
 # The production stack on loopback (deploy/prod.py, docs/deployment.md): PostgreSQL, Redis,
 # RabbitMQ (or Redis) as broker, gunicorn, a Celery worker, Celery beat and nginx on

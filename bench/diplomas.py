@@ -169,6 +169,8 @@ def _seed_published(count: int, seed: int = 2026):
     call_command("seed", candidates=count, seed=seed, stdout=io.StringIO())
     session = ExamSession.current()
     seed_grades(session, seed=seed, missing_rate=0.0, zero_rate=0.0)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # fresh statistics, as after a real import
     computation = compute_session(session)
     # No SMS or e-mail for synthetic candidates: the results push is not measured here.
     publication_module.on_publication_public = lambda publication: 0

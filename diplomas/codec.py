@@ -14,15 +14,38 @@ and the benchmark use it as it is.
 from __future__ import annotations
 
 import base64
+import binascii
+import functools
 import gzip
 import secrets
+import struct
 import zlib
 
 # --- base64url --------------------------------------------------------------------------------
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
 
 def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # binascii directly: base64.urlsafe_b64encode adds two Python calls and a copy, and a
+    # diploma makes some sixty of these.
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+def b64url_many(chunks: list[bytes], size: int) -> list[str]:
+    """[b64url(chunk) for chunk in chunks], every chunk `size` bytes long, in one encoding:
+    a chunk followed by zero bytes up to a multiple of 3 encodes to its own unpadded base64
+    (base64 fills a short last group with zero bits), then whole groups of "A"s, dropped."""
+    if size == 0:
+        return [""] * len(chunks)
+    pad = b"\0" * (-size % 3)
+    blob = pad.join(chunks) + pad if chunks else b""
+    step = (size + len(pad)) // 3 * 4
+    if len(blob) != len(chunks) * (size + len(pad)):
+        raise ValueError(f"every chunk must be {size} bytes long")
+    text = binascii.b2a_base64(blob, newline=False).translate(_URLSAFE).decode()
+    keep = (4 * size + 2) // 3
+    return [text[start : start + keep] for start in range(0, len(text), step)]
 
 
 def b64url_decode(text: str) -> bytes:
@@ -37,14 +60,19 @@ B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(B58)}
 
 
+# Two digits at a time (58² = 3364): half the big-number divisions of one digit at a time.
+_B58_PAIRS = [B58[n // 58] + B58[n % 58] for n in range(58 * 58)]
+
+
 def b58encode(data: bytes) -> str:
     number = int.from_bytes(data, "big")
     out = []
     while number:
-        number, rest = divmod(number, 58)
-        out.append(B58[rest])
+        number, rest = divmod(number, 3364)
+        out.append(_B58_PAIRS[rest])
+    digits = "".join(reversed(out)).lstrip("1")  # a leading pair may start with a zero digit
     zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * zeros + "".join(reversed(out))
+    return "1" * zeros + digits
 
 
 def b58decode(text: str) -> bytes:
@@ -88,6 +116,56 @@ def raw_from_multikey(multikey: str) -> bytes:
     if not data.startswith(ED25519_MULTICODEC) or len(data) != 34:
         raise ValueError("not an Ed25519 Multikey")
     return data[2:]
+
+
+# --- base45 (RFC 9285) and CBOR (RFC 8949) heads, for the QR face ---------------------------
+#
+# The same encodings as convocations.codec (which decodes them), written for speed: a diploma's
+# QR code is ~270 bytes of base45, and these ran in pure Python per pair and per CBOR item.
+
+BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+
+
+@functools.cache
+def _b45_triples() -> list[str]:
+    """The three characters of every 16-bit value (least significant digit first): ~4 MB,
+    built on first use, so one list lookup per byte pair."""
+    return [BASE45[n % 45] + BASE45[n // 45 % 45] + BASE45[n // 2025] for n in range(65536)]
+
+
+def b45encode(data: bytes) -> str:
+    pairs = len(data) >> 1
+    triples = _b45_triples()
+    text = "".join([triples[n] for n in struct.unpack(f">{pairs}H", data[: 2 * pairs])])
+    if len(data) & 1:
+        last = data[-1]
+        text += BASE45[last % 45] + BASE45[last // 45]
+    return text
+
+
+_SMALL_HEADS = [[bytes([major << 5 | n]) for n in range(24)] for major in range(8)]
+
+
+def cbor_head(major: int, value: int) -> bytes:
+    """A CBOR item's head in its shortest form (deterministic encoding, RFC 8949 §4.2.1)."""
+    if value < 24:
+        return _SMALL_HEADS[major][value]
+    if value < 0x100:
+        return bytes((major << 5 | 24, value))
+    if value < 0x10000:
+        return bytes((major << 5 | 25, value >> 8, value & 0xFF))
+    if value < 0x100000000:
+        return bytes((major << 5 | 26,)) + value.to_bytes(4, "big")
+    return bytes((major << 5 | 27,)) + value.to_bytes(8, "big")
+
+
+def cbor_text(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return cbor_head(3, len(raw)) + raw
+
+
+def cbor_bytes(data: bytes) -> bytes:
+    return cbor_head(2, len(data)) + data
 
 
 # --- Bitstring Status List --------------------------------------------------------------------

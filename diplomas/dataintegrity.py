@@ -257,23 +257,86 @@ class Template:
         nodes = sorted({t[1] for q in self.quads for t in (q[0], q[2]) if t[0] == "B"})
         node_fields = {node: f"b{index}" for index, node in enumerate(nodes)}
         for line, quad in enumerate(self.quads):
-            parts = []
-            for term in quad:
-                if term[1] in self.slot_fields:
-                    name, literal = self.slot_fields[term[1]]
-                    if literal:
-                        suffix = _show(("L", "", term[2], term[3]))[2:]
-                        parts.append('"{' + name + '}"' + _braces(suffix))
-                    else:
-                        parts.append("<{" + name + "}>")
-                elif term[0] == "B":
-                    parts.append("{" + node_fields[term[1]] + "}")
+            self.formats.append(self._format(quad, lambda node: "{" + node_fields[node] + "}"))
+            for term in (quad[0], quad[2]):
+                if term[0] == "B":
                     lines = self.node_lines.setdefault(node_fields[term[1]], [])
                     if line not in lines:
                         lines.append(line)
-                else:
-                    parts.append(_braces(_show(term)))
-            self.formats.append(" ".join(parts) + " .\n")
+        # What canonical() runs per candidate (lines are split at "\n", which no term contains:
+        # literals are escaped, IRIs have no white space):
+        # - per blank node, its first-degree hash: the node's lines with itself as _:a and
+        #   the others as _:z, known now; lines without a slot are text now, those with one are
+        #   a single format to fill (none at all: the hash itself is known now);
+        # - the whole document as one format, blank nodes named by the hashes' order.
+        self._all_lines = "".join(self.formats)
+        # The document's lines grouped by subject: the groups sort by their subject (no term
+        # has a space, so "subject " decides between two lines of different subjects), and a
+        # group's lines often have an order known now (_sorted_ahead), so that only the
+        # subjects are sorted per candidate. Each: ((text, field, text) that makes the sort
+        # key, whether the lines are in order already, the group's format).
+        by_subject: dict[str, list[str]] = {}
+        for quad, line in zip(self.quads, self.formats, strict=True):
+            subject = self._piece(quad[0], lambda node: "{" + node_fields[node] + "}")
+            by_subject.setdefault(subject, []).append(line[len(subject) + 1 :])
+        self._groups: list[tuple[tuple[str, str, str], bool, str]] = []
+        for subject, rests in by_subject.items():
+            if subject.startswith("{b"):
+                key = ("", subject[1:-1], " ")
+            elif subject.startswith("<{s"):
+                key = ("<", subject[2:-2], "> ")
+            else:
+                key = (subject.format_map({}) + " ", "", "")
+            order = _sorted_ahead(rests)
+            lines = rests if order is None else order
+            self._groups.append((key, order is not None, "".join(subject + " " + r for r in lines)))
+        # Per node: (field, KNOWN, its hash, ""), or (field, PRESORTED, the format of its lines in
+        # their sorted order, ""), or (field, SORT, its fixed lines, the format of the others).
+        self._node_hashes: list[tuple[str, int, Any, str]] = []
+        for node, field_name in node_fields.items():
+            formats = [
+                self._format(
+                    self.quads[i], lambda other, node=node: "_:a" if other == node else "_:z"
+                )
+                for i in self.node_lines[field_name]
+            ]
+            with_slots = [line for line in formats if "{s" in line.replace("{{", "")]
+            if not with_slots:
+                fixed = [line.format_map({})[:-1] for line in formats]  # no line end
+                self._node_hashes.append((field_name, _KNOWN, _first_degree_hash(fixed), ""))
+                continue
+            order = _sorted_ahead(formats)
+            if order is not None:
+                self._node_hashes.append((field_name, _PRESORTED, "".join(order), ""))
+                continue
+            fixed = [line.format_map({})[:-1] for line in formats if line not in with_slots]
+            self._node_hashes.append((field_name, _SORT, fixed, "".join(with_slots)))
+        by_name = {name: mark for mark, name in self.slots.items()}
+        self._literals = [
+            (name, self.slot_fields[by_name[name]][0])
+            for name in self.slots.values()
+            if self.slot_fields[by_name[name]][1]
+        ]
+        self._iris = [
+            (name, self.slot_fields[by_name[name]][0])
+            for name in self.slots.values()
+            if not self.slot_fields[by_name[name]][1]
+        ]
+
+    def _format(self, quad: Quad, node_text: Callable[[str], str]) -> str:
+        """The N-Quads line format of a quad: slots as fields, blank nodes as node_text()."""
+        return " ".join(self._piece(term, node_text) for term in quad) + " .\n"
+
+    def _piece(self, term: Term, node_text: Callable[[str], str]) -> str:
+        if term[1] in self.slot_fields:
+            name, literal = self.slot_fields[term[1]]
+            if literal:
+                suffix = _show(("L", "", term[2], term[3]))[2:]
+                return '"{' + name + '}"' + _braces(suffix)
+            return "<{" + name + "}>"
+        if term[0] == "B":
+            return node_text(term[1])
+        return _braces(_show(term))
 
     def _check(self, values: Mapping[str, str]) -> dict[str, str]:
         resolved = {}
@@ -303,24 +366,80 @@ class Template:
 
     def canonical(self, values: Mapping[str, str]) -> str:
         """RDFC-1.0 of the template filled with `values` (the compiled fast path)."""
+        try:
+            literals = [values[name] for name, _field in self._literals]
+            iris = [values[name] for name, _field in self._iris]
+            # One search over all the literals (CONTROL matches single characters), and any
+            # doubt (a non-string, a bad value) goes to _check, which names the culprit.
+            valid = not CONTROL.search("".join(literals)) and all(
+                IRI_VALUE.fullmatch(value) for value in iris
+            )
+        except TypeError:
+            valid = False
+        if not valid:
+            self._check(values)
         fields: dict[str, str] = {}
-        for mark, value in self._check(values).items():
-            name, literal = self.slot_fields[mark]
-            fields[name] = _nq_escape(value) if literal else value
-        for node in self.node_lines:
-            fields[node] = "_:z"
+        for (_name, field_name), value in zip(self._literals, literals, strict=True):
+            # Tabs and line ends are control characters, refused above: only \\ and " remain
+            # to escape, and most values have neither.
+            fields[field_name] = _nq_escape(value) if '"' in value or "\\" in value else value
+        for (_name, field_name), value in zip(self._iris, iris, strict=True):
+            fields[field_name] = value
         hashes: dict[str, str] = {}
-        formats = self.formats
-        for node, lines in self.node_lines.items():
-            fields[node] = "_:a"
-            rendered = sorted(formats[i].format_map(fields) for i in lines)
-            fields[node] = "_:z"
-            hashes[node] = hashlib.sha256("".join(rendered).encode()).hexdigest()
+        for field_name, kind, known, slotted in self._node_hashes:
+            if kind == _PRESORTED:
+                hashes[field_name] = hashlib.sha256(known.format_map(fields).encode()).hexdigest()
+            elif kind == _KNOWN:
+                hashes[field_name] = known
+            else:
+                lines = slotted.format_map(fields).split("\n")
+                lines.pop()  # after the last line end
+                hashes[field_name] = _first_degree_hash(known + lines)
         if len(set(hashes.values())) != len(hashes):
             return canonical_nquads(self.quads_for(values))
         for index, node in enumerate(sorted(hashes, key=hashes.__getitem__)):
-            fields[node] = f"_:c14n{index}"
-        return "".join(sorted({f.format_map(fields) for f in formats}))
+            fields[node] = _LABELS[index] if index < len(_LABELS) else f"_:c14n{index}"
+        keyed = []
+        for (before, field_name, after), in_order, text in self._groups:
+            text = text.format_map(fields)
+            if not in_order:
+                lines = text.split("\n")
+                lines.pop()  # after the last line end
+                text = "\n".join(sorted(set(lines))) + "\n"
+            keyed.append((before + fields[field_name] + after if field_name else before, text))
+        keyed.sort()
+        if any(a[0] == b[0] for a, b in zip(keyed, keyed[1:], strict=False)):
+            # A slot's IRI is another subject: the groups share lines to sort together.
+            lines = self._all_lines.format_map(fields).split("\n")
+            lines.pop()
+            return "\n".join(sorted(set(lines))) + "\n" if lines else ""
+        return "".join(text for _key, text in keyed)
+
+
+_KNOWN, _PRESORTED, _SORT = 0, 1, 2
+
+
+def _sorted_ahead(formats: list[str]) -> list[str] | None:
+    """The line formats in the order of their lines whatever fills the slots, or None if that
+    order depends on the values: it is fixed when any two lines differ before the first slot of
+    either (the text up to it is known, and it decides the comparison)."""
+    if any("{{" in line or "}}" in line for line in formats):
+        return None  # escaped braces: keep it simple, sort at run time
+    known = sorted(line.split("{", 1)[0] for line in formats)
+    for before, after in zip(known, known[1:], strict=False):
+        if after.startswith(before):  # equal, or one is a prefix: the values decide
+            return None
+    return sorted(formats, key=lambda line: line.split("{", 1)[0])
+
+
+def _first_degree_hash(lines: list[str]) -> str:
+    """SHA-256 of a node's lines (given without their line ends) in sorted order, each ending
+    in a line end. No line is a prefix of another (each ends in " ." and " ." ends a line), so
+    sorting them without their line ends is sorting them with."""
+    return hashlib.sha256(("\n".join(sorted(lines)) + "\n").encode()).hexdigest()
+
+
+_LABELS = [f"_:c14n{index}" for index in range(64)]
 
 
 # --- sign and verify --------------------------------------------------------------------------
@@ -352,6 +471,25 @@ def proof_config_hash(options: Mapping[str, Any]) -> bytes:
     return cached
 
 
+_config_hashes: dict[tuple[str, ...], bytes] = {}
+
+
+def _config_hash(options: Mapping[str, Any]) -> bytes:
+    """proof_config_hash, keyed without a json.dumps per credential when the context is a list
+    of URLs (the only options that vary between our credentials are these three)."""
+    context = options["@context"]
+    if not (isinstance(context, list) and all(type(url) is str for url in context)):
+        return proof_config_hash(options)
+    key = (options["verificationMethod"], options["created"], *context)
+    cached = _config_hashes.get(key)
+    if cached is None:
+        cached = proof_config_hash(options)
+        if len(_config_hashes) > 1000:
+            _config_hashes.clear()
+        _config_hashes[key] = cached
+    return cached
+
+
 def attach_proof(
     document: Mapping[str, Any],
     canonical_document: str,
@@ -361,7 +499,7 @@ def attach_proof(
 ) -> dict[str, Any]:
     """The document with its `proof`, given the canonical N-Quads of the document."""
     options = proof_options(verification_method, created, document["@context"])
-    data = proof_config_hash(options) + hashlib.sha256(canonical_document.encode()).digest()
+    data = _config_hash(options) + hashlib.sha256(canonical_document.encode()).digest()
     proof = {k: v for k, v in options.items() if k != "@context"}
     proof["proofValue"] = multibase_b58(private_key.sign(data))
     signed = dict(document)

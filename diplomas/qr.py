@@ -29,7 +29,9 @@ Claims (CBOR map with small integer keys; a change of meaning is a new prefix ve
     13 academy            text   optional: the issuing academy's code
 
 The CNIE number is never in the code: a printed or shown QR code leaks what it carries.
-CBOR and base45 are those of convocations.codec (a pure module, shared).
+CBOR and base45 are those of convocations.codec (a pure module, shared), which decodes them;
+the encoding side is written for speed in diplomas.codec (tests/diplomas/test_codec.py checks
+the two agree).
 """
 
 from __future__ import annotations
@@ -60,13 +62,13 @@ from convocations.codec import (
     MalformedError,
     Tag,
     b45decode,
-    b45encode,
     b64url,
     cbor_decode,
     cbor_encode,
 )
 
 from . import pki
+from .codec import b45encode, cbor_bytes, cbor_head, cbor_text
 
 PREFIX = "BACD1:"
 COSE_SIGN1_TAG = 18
@@ -155,11 +157,13 @@ def _hundredths(value: Any) -> int:
 
 
 def claims_to_cbor(claims: Mapping[str, Any]) -> bytes:
-    """The payload: the claims under their integer keys, in key order (deterministic)."""
-    unknown = set(claims) - set(CLAIM_KEYS)
+    """The payload: the claims under their integer keys, in key order (deterministic). The CBOR
+    map is written directly (keys 1..13 are one-byte heads; values are text or unsigned
+    integers): the same bytes as convocations.codec.cbor_encode of the map, faster."""
+    unknown = claims.keys() - CLAIM_KEYS.keys()
     if unknown:
         raise ValueError(f"unknown QR claims: {', '.join(sorted(unknown))}")
-    encoded: dict[int, Any] = {}
+    items: list[bytes] = []
     for name, key in CLAIM_KEYS.items():
         value = claims.get(name)
         if value is None or (name in OPTIONAL and value == ""):
@@ -176,10 +180,16 @@ def claims_to_cbor(claims: Mapping[str, Any]) -> bytes:
             value = str(value)
             if len(value) > MAX_TEXT_CLAIM:
                 raise ValueError(f"QR claim {name} is too long")
-        if isinstance(value, int) and value < 0:
-            raise ValueError(f"QR claim {name} is negative")
-        encoded[key] = value
-    return cbor_encode(encoded)
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"QR claim {name} is negative")
+            items.append(_KEY_HEADS[key] + cbor_head(0, value))
+        else:
+            items.append(_KEY_HEADS[key] + cbor_text(value))
+    return cbor_head(5, len(items)) + b"".join(items)
+
+
+_KEY_HEADS = {key: cbor_head(0, key) for key in CLAIM_KEYS.values()}
 
 
 def claims_from_cbor(payload: bytes) -> dict[str, Any]:
@@ -217,16 +227,34 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor_encode(["Signature1", protected, b"", payload])
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+@functools.lru_cache(maxsize=16)
+def _cose_parts(certificate: x509.Certificate) -> tuple[bytes, bytes]:
+    """What every code of one issuing certificate starts with: the start of the Sig_structure
+    (up to its payload) and of the tagged COSE_Sign1 (up to its payload). The kid hashes the
+    certificate's DER: once per certificate, not once per diploma."""
+    protected = cbor_encode({1: ALG_ES256, 4: pki.kid_bytes(certificate)})
+    to_sign = cbor_head(4, 4) + cbor_text("Signature1") + cbor_bytes(protected) + cbor_bytes(b"")
+    cose = cbor_head(6, COSE_SIGN1_TAG) + cbor_head(4, 4) + cbor_bytes(protected) + cbor_head(5, 0)
+    return to_sign, cose
+
+
+_SIGNATURE_HEAD = cbor_head(2, 64)
+
+
 def encode_qr(claims: Mapping[str, Any], identity: pki.SigningIdentity | None = None) -> str:
     """The QR text for a diploma's claims (names in CLAIM_KEYS), signed by the current issuing
-    identity (or `identity`)."""
+    identity (or `identity`). The CBOR around the payload is assembled from _cose_parts: the
+    same bytes as cbor_encode of the Sig_structure and of Tag(18, [protected, {}, payload,
+    signature]) (tests/diplomas/test_qr.py checks it)."""
     identity = identity or pki.signing_identity()
-    protected = cbor_encode({1: ALG_ES256, 4: pki.kid_bytes(identity.certificate)})
-    payload = claims_to_cbor(claims)
-    der = identity.private_key.sign(_sig_structure(protected, payload), ec.ECDSA(hashes.SHA256()))
+    to_sign, cose_start = _cose_parts(identity.certificate)
+    payload = cbor_bytes(claims_to_cbor(claims))
+    der = identity.private_key.sign(to_sign + payload, _ES256)
     r, s = decode_dss_signature(der)
-    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    cose = cbor_encode(Tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    cose = cose_start + payload + _SIGNATURE_HEAD + r.to_bytes(32, "big") + s.to_bytes(32, "big")
     compressed = zlib.compress(cose, 9)
     _inflate(compressed)  # our own output must pass our own canonical check
     return PREFIX + b45encode(compressed)

@@ -14,6 +14,7 @@ presentation can be checked for revocation. No holder binding (`cnf`): not requi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from .codec import b64url, b64url_decode
+from .codec import b64url, b64url_decode, b64url_many
 
 TYP = "dc+sd-jwt"
 MAX_LENGTH = 64_000
@@ -68,18 +69,42 @@ class SdJwtError(ValueError):
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# What JSONEncoder.encode itself calls for a string (the C function): most claims are strings.
+_encode_string = json.encoder.encode_basestring
 
 
 def _json(value: Any) -> bytes:
     return _ENCODER.encode(value).encode("utf-8")
 
 
+def _json_value(value: Any) -> str:
+    return _encode_string(value) if type(value) is str else _ENCODER.encode(value)
+
+
 def disclosure_digest(disclosure: str) -> str:
     return b64url(hashlib.sha256(disclosure.encode("ascii")).digest())
 
 
+def _disclosure(salt: str, name: str, value: Any) -> str:
+    # The bytes of _json([salt, name, value]), written around the value: the salt is base64url
+    # and the names are ours (plain ASCII, nothing to escape), so only the value is encoded.
+    return b64url(f'["{salt}","{name}",{_json_value(value)}]'.encode())
+
+
 def make_disclosure(name: str, value: Any, salt: str | None = None) -> str:
     return b64url(_json([salt or b64url(secrets.token_bytes(16)), name, value]))
+
+
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+@functools.lru_cache(maxsize=16)
+def _header_b64(kid: str, x5c: tuple[str, ...]) -> str:
+    """The JWT header of a signer, encoded once per signer, not once per diploma."""
+    header: dict[str, Any] = {"alg": "ES256", "typ": TYP, "kid": kid}
+    if x5c:
+        header["x5c"] = list(x5c)
+    return b64url(_json(header))
 
 
 def issue(
@@ -95,16 +120,14 @@ def issue(
     x5c: list[str] | None = None,
 ) -> str:
     disclosures = []
-    salts = secrets.token_bytes(16 * len(DISCLOSABLE))  # one system call, not twenty
-    for index, (key, name) in enumerate(DISCLOSABLE):
+    random = secrets.token_bytes(16 * len(DISCLOSABLE))  # one system call, not twenty
+    salts = b64url_many([random[start : start + 16] for start in range(0, len(random), 16)], 16)
+    for (key, name), salt in zip(DISCLOSABLE, salts, strict=True):
         value = claims.get(key)
         if value is None or value == "":
             continue
-        salt = b64url(salts[16 * index : 16 * index + 16])
-        disclosures.append(make_disclosure(name, value, salt))
-    header: dict[str, Any] = {"alg": "ES256", "typ": TYP, "kid": kid}
-    if x5c:
-        header["x5c"] = list(x5c)
+        disclosures.append(_disclosure(salt, name, value))
+    digests = [hashlib.sha256(d.encode("ascii")).digest() for d in disclosures]
     payload = {
         "iss": issuer,
         "iat": issued_at,
@@ -113,10 +136,10 @@ def issue(
         "credential_status": dict(status),
         "_sd_alg": "sha-256",
         # Sorted digests: their order says nothing about which claim is which.
-        "_sd": sorted(disclosure_digest(d) for d in disclosures),
+        "_sd": sorted(b64url_many(digests, 32)),  # disclosure_digest() of each
     }
-    signing_input = b64url(_json(header)) + "." + b64url(_json(payload))
-    der = private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+    signing_input = _header_b64(kid, tuple(x5c or ())) + "." + b64url(_json(payload))
+    der = private_key.sign(signing_input.encode("ascii"), _ES256)
     r, s = decode_dss_signature(der)
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return signing_input + "." + b64url(signature) + "~" + "".join(d + "~" for d in disclosures)

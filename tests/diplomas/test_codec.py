@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from convocations import codec as convocations_codec
 from diplomas import codec
 
 
@@ -69,3 +71,63 @@ def test_any_single_character_typo_is_caught(position, replacement):
 def test_letters_typed_for_digits_are_read_as_digits():
     assert codec.normalise_diploma_number("ma-2026-7bs8-47x2") == "MA-2026-7BS8-47X2"
     assert codec.normalise_diploma_number("not a number") is None
+
+
+# --- the fast encoders agree with the plain ones ------------------------------------------------
+
+
+def _b58_one_digit_at_a_time(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    out = ""
+    while number:
+        number, rest = divmod(number, 58)
+        out = codec.B58[rest] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+@given(st.binary(max_size=80), st.integers(min_value=0, max_value=3))
+def test_base58_agrees_with_one_digit_at_a_time(data, zeros):
+    data = bytes(zeros) + data  # leading zero bytes are "1"s
+    assert codec.b58encode(data) == _b58_one_digit_at_a_time(data)
+
+
+@given(st.binary(max_size=100))
+def test_base64url_is_unpadded_urlsafe_base64(data):
+    assert codec.b64url(data) == base64.urlsafe_b64encode(data).decode().rstrip("=")
+    assert codec.b64url_decode(codec.b64url(data)) == data
+
+
+@given(st.integers(min_value=0, max_value=40).flatmap(
+    lambda size: st.tuples(st.just(size), st.lists(st.binary(min_size=size, max_size=size)))
+))  # fmt: skip
+def test_many_base64url_at_once_are_each_ones_own(sized):
+    size, chunks = sized
+    assert codec.b64url_many(chunks, size) == [codec.b64url(chunk) for chunk in chunks]
+
+
+def test_many_base64url_at_once_refuse_chunks_of_another_size():
+    with pytest.raises(ValueError):
+        codec.b64url_many([bytes(16), bytes(15)], 16)
+
+
+@given(st.binary(max_size=600))
+def test_base45_agrees_with_the_convocations_codec_and_decodes_back(data):
+    text = codec.b45encode(data)
+    assert text == convocations_codec.b45encode(data)
+    assert convocations_codec.b45decode(text) == data
+
+
+@given(st.integers(min_value=0, max_value=7), st.integers(min_value=0, max_value=2**64 - 1))
+def test_cbor_heads_are_the_shortest_ones(major, value):
+    assert codec.cbor_head(major, value) == convocations_codec._head(major, value)
+
+
+@given(st.text(max_size=300), st.binary(max_size=300), st.integers(0, 2**64 - 1))
+def test_cbor_items_agree_with_the_convocations_codec_and_decode_back(text, data, number):
+    for item, encoded in (
+        (text, codec.cbor_text(text)),
+        (data, codec.cbor_bytes(data)),
+        (number, codec.cbor_head(0, number)),
+    ):
+        assert encoded == convocations_codec.cbor_encode(item)
+        assert convocations_codec.cbor_decode(encoded) == item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -157,3 +158,18 @@ def test_a_context_from_the_network_is_never_fetched():
     doc = {"@context": ["https://example.org/evil.jsonld"], "name": "x"}
     with pytest.raises(Exception, match="offline|context|Could not"):
         di.canonize(doc)
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_the_compiled_document_is_the_filled_skeleton(present):
+    claims = CLAIMS if present else dict(CLAIMS, mention_fr="", regional_average=None)
+    shape = cred._shape(claims)
+    values = cred.slot_values(
+        claims, number="MA-2026-7BS8-47X2", status_index=7, issuer=ISSUER, valid_from="x"
+    )
+    _template, build = FACTORY._template(shape)
+    expected = cred.fill(cred.skeleton(shape), values)
+    built = build(values)
+    assert json.dumps(built, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    built["credentialSubject"]["identifier"].clear()  # each call builds new objects
+    assert build(values) == expected

@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convocations.codec import Tag, b45decode, b45encode, cbor_decode, cbor_encode
 from diplomas import pki, qr
@@ -309,3 +311,45 @@ def test_cose_js_refuses_a_tampered_code(node):
     other = pki.public_jwk(_foreign_identity().certificate)
     code, verdict = _js_verify(node, text, other)
     assert code != 0 and not verdict["ok"]
+
+
+_claim_text = st.text(max_size=qr.MAX_TEXT_CLAIM)
+_claim_values = {
+    name: st.integers(min_value=0, max_value=2**40)
+    if name in ("session_year", "status_list_index")
+    else st.dates().map(date.isoformat)
+    if name in ("birth_date", "issued_on")
+    else st.integers(min_value=0, max_value=99_999).map(lambda n: Decimal(n) / 100)
+    if name == "average"
+    else _claim_text
+    for name in qr.CLAIM_KEYS
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.fixed_dictionaries(
+    {k: v for k, v in _claim_values.items() if k not in qr.OPTIONAL},
+    optional={k: _claim_values[k] for k in qr.OPTIONAL},
+))  # fmt: skip
+def test_the_payload_is_the_plain_cbor_map_and_decodes_back(claims):
+    payload = qr.claims_to_cbor(claims)
+    plain = {
+        qr.CLAIM_KEYS[name]: int(value * 100) if name == "average" else value
+        for name, value in sorted(claims.items(), key=lambda item: qr.CLAIM_KEYS[item[0]])
+        if not (name in qr.OPTIONAL and value == "")
+    }
+    assert payload == cbor_encode(plain)
+    decoded = qr.claims_from_cbor(payload)
+    assert decoded == {
+        qr._NAMES[key]: f"{Decimal(value) / 100:.2f}" if key == 12 else value
+        for key, value in plain.items()
+    }
+
+
+def test_the_cose_bytes_are_the_plain_cbor_encoding():
+    cose = _cose(qr.encode_qr(CLAIMS))
+    decoded = cbor_decode(cose)
+    assert cbor_encode(decoded) == cose
+    assert decoded.value[2] == qr.claims_to_cbor(CLAIMS)
+    # What was signed is the plain Sig_structure: decode_qr checks the signature over it.
+    assert qr.decode_qr(qr.encode_qr(CLAIMS)).ok
