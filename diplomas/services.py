@@ -445,22 +445,32 @@ def _record_refusals(session: ExamSession, candidate_ids: Sequence[int]) -> int:
 
 
 def _audit_issued(actor, diplomas: Sequence[Diploma], reason: str = "") -> None:
+    _record_issued(
+        actor,
+        [
+            (d.number, d.status, d.replaces.number if d.replaces_id else None, d.candidate_id)
+            for d in diplomas
+        ],
+        reason,
+    )
+
+
+def _record_issued(
+    actor, issued: Iterable[tuple[str, str, str | None, int]], reason: str = ""
+) -> None:
+    """Audit issued diplomas: (number, status, number replaced or None, candidate id) each."""
     record_changes(
         actor,
         [
             Change(
                 action="diplomas.issue",
                 object_type="diplomas.diploma",
-                object_id=d.number,
-                after={
-                    "number": d.number,
-                    "status": d.status,
-                    "replaces": d.replaces.number if d.replaces_id else None,
-                },
+                object_id=number,
+                after={"number": number, "status": status, "replaces": replaces},
                 reason=reason,
-                candidate_id=d.candidate_id,
+                candidate_id=candidate_id,
             )
-            for d in diplomas
+            for number, status, replaces, candidate_id in issued
         ],
     )
 
@@ -883,18 +893,8 @@ def _store_bulk(s: Signer, year: int, diplomas: list[_NewDiploma]) -> list[_NewD
 
 
 def _audit_bulk(actor, diplomas: Sequence[_NewDiploma]) -> None:
-    record_changes(
-        actor,
-        [
-            Change(
-                action="diplomas.issue",
-                object_type="diplomas.diploma",
-                object_id=d.number,
-                after={"number": d.number, "status": DiplomaStatus.VALID.value, "replaces": None},
-                candidate_id=d.candidate_id,
-            )
-            for d in diplomas
-        ],
+    _record_issued(
+        actor, [(d.number, DiplomaStatus.VALID.value, None, d.candidate_id) for d in diplomas]
     )
 
 
