@@ -631,7 +631,7 @@ def _shared(session: ExamSession) -> _Shared:
 def _grades_of(
     payload: str,
     names: dict[str, tuple[str, str]],
-    lines: dict[tuple, dict[str, Any]] | None = None,
+    lines: dict[tuple, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     import orjson
 
@@ -639,8 +639,6 @@ def _grades_of(
         marks = orjson.loads(payload).get("k", [])
     except (ValueError, AttributeError, TypeError):
         marks = []
-    if lines is None:
-        return [_grade_line(item, names) for item in marks]
     grades = []
     for item in marks:
         try:
