@@ -38,3 +38,29 @@ def drop_database(server_url: str, name: str) -> None:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def database_exists(server_url: str, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(admin_url(server_url), autocommit=True) as connection:
+        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return found.fetchone() is not None
+
+
+def copy_database(server_url: str, source: str, target: str) -> str:
+    """CREATE DATABASE target TEMPLATE source (a file copy: seconds, not a re-seed)."""
+    import psycopg
+    from psycopg import sql
+
+    admin = urlunparse(urlparse(admin_url(server_url))._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target))
+        )
+        connection.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(target), sql.Identifier(source)
+            )
+        )
+    return urlunparse(urlparse(server_url)._replace(path="/" + target))

@@ -197,36 +197,6 @@ def _seed_published(count: int, seed: int = 2026):
     return session
 
 
-def _database_exists(server_url: str, name: str) -> bool:
-    import psycopg
-    from _db import admin_url
-
-    with psycopg.connect(admin_url(server_url), autocommit=True) as connection:
-        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        return found.fetchone() is not None
-
-
-def _copy_database(server_url: str, source: str, target: str) -> str:
-    """CREATE DATABASE target TEMPLATE source (a file copy: seconds, not a re-seed)."""
-    from urllib.parse import urlparse, urlunparse
-
-    import psycopg
-    from _db import admin_url
-    from psycopg import sql
-
-    admin = urlunparse(urlparse(admin_url(server_url))._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target))
-        )
-        connection.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                sql.Identifier(target), sql.Identifier(source)
-            )
-        )
-    return urlunparse(urlparse(server_url)._replace(path="/" + target))
-
-
 def _server_cpu() -> tuple[int, float]:
     """(pid, CPU seconds so far) of this process's PostgreSQL backend, when the server runs on
     this machine (else 0 seconds): the database's share of the work, on the same cores."""
@@ -267,8 +237,10 @@ def _database_section(args: argparse.Namespace, server_url: str) -> None:
     else:
         session = _seed_published(args.candidates)
         if args.template:
+            from _db import copy_database
+
             connections.close_all()
-            _copy_database(os.environ["DATABASE_URL"], args.database_name, args.template)
+            copy_database(os.environ["DATABASE_URL"], args.database_name, args.template)
             print(f"database: kept as the template {args.template} for the next runs")
     # The outbox rows are written (that is issuance work); sending them is the notification
     # workers' job, later and throttled: here, as with a broker, the task is only queued.
@@ -363,11 +335,16 @@ def main() -> None:
     import django
 
     if args.database:
-        from _db import drop_database, recreate_database  # bench/ is sys.path[0]
+        from _db import (  # bench/ is sys.path[0]
+            copy_database,
+            database_exists,
+            drop_database,
+            recreate_database,
+        )
 
         server_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-        if args.template and _database_exists(server_url, args.template):
-            os.environ["DATABASE_URL"] = _copy_database(
+        if args.template and database_exists(server_url, args.template):
+            os.environ["DATABASE_URL"] = copy_database(
                 server_url, args.template, args.database_name
             )
             args.seeded = True

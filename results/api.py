@@ -30,7 +30,6 @@ import datetime
 import functools
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from bac.perthread import PerThread
 from exams.models import Component
 from identity.ratelimit import client_address
 
@@ -358,23 +358,12 @@ _CONFIG: list[_Config] = []
 
 
 # This thread's database wrapper, remembered: connections[...] goes through asgiref's Local.
-_thread_database = threading.local()
-
-
-_database_generation = [0]
-
-
-def _default_database():
-    remembered = getattr(_thread_database, "entry", None)
-    if remembered is None or remembered[0] != _database_generation[0]:
-        remembered = _thread_database.entry = (_database_generation[0], connections["default"])
-    return remembered[1]
+_default_database = PerThread(lambda: connections["default"]).get
 
 
 @receiver(setting_changed)
 def _forget_config(**kwargs) -> None:
     _CONFIG.clear()
-    _database_generation[0] += 1
     _host_allowed.cache_clear()
     _static_headers.cache_clear()
     _subject_cache.cache_clear()

@@ -44,6 +44,7 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from bac.perthread import PerThread
 from identity.ratelimit import RateLimit, address_bucket
 
 from .lookup import (
@@ -478,30 +479,23 @@ class RedisStore(Store):
 _store_lock = threading.Lock()
 
 
-# This thread's store, remembered for the hot path: caches[...] goes through asgiref's Local on
-# every call. A change of settings (tests) forgets it, as Django forgets its cache objects.
-_thread_store = threading.local()
-_store_generation = [0]
-
-
-@receiver(setting_changed)
-def _forget_stores(**kwargs) -> None:
-    _store_generation[0] += 1
-
-
-def get_store() -> Store:
-    """The store for the default cache (one per cache object, i.e. per thread)."""
-    remembered = getattr(_thread_store, "entry", None)
-    if remembered is not None and remembered[0] == _store_generation[0]:
-        return remembered[1]
+def _current_store() -> Store:
     backend = caches[DEFAULT_CACHE_ALIAS]
     store = getattr(backend, "_results_store", None)
     if store is None:
         with _store_lock:
             store = _make_store(backend)
             backend._results_store = store
-    _thread_store.entry = (_store_generation[0], store)
     return store
+
+
+# Remembered per thread for the hot path (caches[...] goes through asgiref's Local).
+_thread_store = PerThread(_current_store)
+
+
+def get_store() -> Store:
+    """The store for the default cache (one per cache object, i.e. per thread)."""
+    return _thread_store.get()
 
 
 def _make_store(backend) -> Store:
