@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from socket import socket
 from typing import Any
 
 from django.conf import settings
@@ -328,7 +329,10 @@ class RedisStore(Store):
         connection = self.client.connection_pool.make_connection()
         connection.connect()
         self._connection = connection
-        self._reader = _hiredis.Reader() if _hiredis is not None else None
+        # The socket is redis-py's private attribute: should a release rename it, the lookup
+        # still works through redis-py's own parser, only slower.
+        direct = _hiredis is not None and isinstance(getattr(connection, "_sock", None), socket)
+        self._reader = _hiredis.Reader() if direct else None
         self._pid = os.getpid()
         return connection
 

@@ -288,3 +288,20 @@ def test_on_redis_a_lookup_survives_a_flushed_script_and_a_dropped_connection(
         assert store.client.client_kill_filter(_id=ours) == 1
         assert post_json(body).json()["result"]["general_average"] == "14.25"
         assert post_json({**body, "birth_date": "2008-03-15"}).json()["status"] == "not_found"
+
+
+def test_on_redis_the_lookup_also_works_through_redis_py_s_parser(
+    published, candidate_a, monkeypatch
+):
+    """Without hiredis (or should redis-py rename its socket attribute) the same answers come
+    through redis-py's own reader."""
+    from results import snapshot
+
+    store = _redis_store()
+    monkeypatch.setattr(snapshot, "_hiredis", None)
+    store._drop_connection()
+    body = {"massar_code": candidate_a.massar_code, "birth_date": BIRTH}
+    assert post_json(body).json()["result"]["general_average"] == "14.25"
+    assert store._connection is not None and store._reader is None
+    assert post_json({**body, "birth_date": "2008-03-15"}).json()["status"] == "not_found"
+    store._drop_connection()
