@@ -308,6 +308,26 @@ def _wrk(port: int, path: str, pairs: Path, args: argparse.Namespace, seconds: i
     }
 
 
+def _refusals_explained(result: dict, invalid_share: float) -> bool:
+    """Whether the run's non-2xx answers are the invalid pairs' (about 30%), give or take. A run
+    whose lookups were mostly refused (rate limited: a wrong proxy count puts every request on
+    one address) measures the limiter, not the lookup: its figures must not be reported."""
+    return (
+        bool(result["requests"]) and result["non2xx"] / result["requests"] <= invalid_share + 0.05
+    )
+
+
+def check_refusals(runs: dict[str, list[dict]], invalid_share: float) -> None:
+    for letter in ("b", "c"):
+        for number, result in enumerate(runs[letter], 1):
+            if not _refusals_explained(result, invalid_share):
+                sys.exit(
+                    f"round {number} ({letter}): {result['non2xx']:,} of {result['requests']:,}"
+                    f" answers were not 2xx, more than the {invalid_share:.0%} of invalid pairs"
+                    " explain (rate limited?): these figures measure refusals, not lookups"
+                )
+
+
 def _median(results: list[dict]) -> dict:
     import statistics
 
@@ -386,6 +406,7 @@ def main() -> None:
                     f"non-2xx {result['non2xx']:,} of {result['requests']:,}"
                     + (f"   {result['errors']}" if result["errors"] else "")
                 )
+        check_refusals(runs, len(invalid) / (len(valid) + len(invalid)))
         measured = {letter: _median(results) for letter, results in runs.items()}
         print(f"median of {args.rounds} rounds:")
         for letter, label, _path in TARGETS:

@@ -107,11 +107,11 @@ def main() -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="bac-bench-nginx-"))
     var_dir.chmod(0o755)
     env = day._environment(args.database, str(var_dir))
-    env["TRUSTED_PROXY_COUNT"] = "2"  # wrk as the load balancer, then nginx
     state = Path(tempfile.gettempdir()) / f"{args.database}.env.json"
-    if args.reuse:
+    if args.reuse:  # the database may have been kept by bench/results_day.py (one proxy)
         env = json.loads(state.read_text())
         env["BAC_VAR_DIR"] = str(var_dir)
+    env["TRUSTED_PROXY_COUNT"] = "2"  # wrk as the load balancer, then nginx
     os.environ.update(env)
     if not args.reuse:
         day._recreate_database(args.database)
@@ -146,6 +146,12 @@ def main() -> None:
             {"massar_code": valid[0][0], "birth_date": valid[0][1]},
         )
         assert status == 200 and body["status"] == "found", (status, body)
+        status, body = day._post(
+            args.nginx_port,
+            "/results/api/lookup",
+            {"massar_code": invalid[0][0], "birth_date": invalid[0][1]},
+        )
+        assert status == 404 and body["status"] == "not_found", (status, body)
         print(
             f"nginx -> gunicorn {args.workers} sync workers; wrk -t{args.threads} "
             f"-c{args.connections} -d{args.duration}s after {args.warmup} s warm-up, "
@@ -169,6 +175,7 @@ def main() -> None:
                     + (f"   {result['errors']}" if result["errors"] else ""),
                     flush=True,
                 )
+        day.check_refusals(runs, len(invalid) / (len(valid) + len(invalid)))
         measured = {letter: day._median(results) for letter, results in runs.items()}
         print(f"median of {args.rounds} rounds:")
         for letter, label, _port, _path in targets:
