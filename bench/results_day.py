@@ -343,6 +343,8 @@ def main() -> None:
     if args.reuse:
         state = Path(tempfile.gettempdir()) / f"{args.database}.env.json"
         env = json.loads(state.read_text())
+        # The state may come from bench/results_day_nginx.py, which trusts two proxies.
+        env["TRUSTED_PROXY_COUNT"] = "1"
     os.environ.update(env)
     if not args.reuse:
         _recreate_database(args.database)
