@@ -67,8 +67,12 @@ def test_an_empty_submission_is_a_form_error(client_for, clerk, db):
 def test_the_page_loads_its_script_from_the_site_and_has_no_inline_script(client_for, clerk, db):
     response = client_for(clerk).get(CHECK)
     html = response.content.decode()
-    assert '<script src="/static/convocations/check.js" defer></script>' in html
-    assert html.count("<script") == 1
+    # The shared decoder first: both deferred, so they run in this order.
+    assert (
+        '<script src="/static/js/cose.js" defer></script>\n'
+        '<script src="/static/convocations/check.js" defer></script>'
+    ) in html
+    assert html.count("<script") == 2 and html.count("<script src=") == 2
     assert "style=" not in html
     assert 'data-keys-url="/convocation/keys.json"' in html
     assert 'data-api-url="/convocation/api/verify"' in html
