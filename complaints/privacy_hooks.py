@@ -9,15 +9,12 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 # The scan of an answer sheet: one year after the complaint is decided, long enough for an
 # appeal to the courts against the decision (and its inspection), after which the marked
 # answer sheet itself, kept by the academy, remains the reference.
 SCAN_DAYS = 365
-PURGE_BATCH = 500
 PUBLIC_TASK = _(
     "Public task: correcting material errors in the marks of the baccalaureate exam "
     "(law 09-08, article 4)"
@@ -151,18 +148,13 @@ def export_scan_accesses(candidate, actor, address: str | None):
 # -- Purger -----------------------------------------------------------------------------------
 
 
-def _delete_file(name: str) -> None:
-    # A file already gone is what we wanted; any other storage error must surface.
-    if name and default_storage.exists(name):
-        default_storage.delete(name)
-
-
 def purge_scans(cutoff: datetime.datetime, dry_run: bool) -> int:
     """Delete the scans of complaints decided before `cutoff` (an open complaint keeps its
     scan, whatever its age): the file goes, the complaint forgets it; the complaint, its
     decision and the log of views stay. One audit entry per complaint, in the candidate's
     history and the complaint's. Returns the number of scans."""
-    from audit.services import Change, record_changes
+    from audit.services import Change
+    from privacy.purging import purge_stored_documents
 
     from .models import FINAL_STATUSES, Complaint
 
@@ -174,34 +166,29 @@ def purge_scans(cutoff: datetime.datetime, dry_run: bool) -> int:
     )
     if dry_run or not expired:
         return len(expired)
-    for start in range(0, len(expired), PURGE_BATCH):
-        batch = expired[start : start + PURGE_BATCH]
-        # The rows and their audit entries together; the files once that is done.
-        with transaction.atomic():
-            record_changes(
-                None,
-                [
-                    Change(
-                        action="complaints.purge_scan",
-                        object_type="complaint",
-                        object_id=reference,
-                        before={"sha256": sha256},
-                        after={},
-                        reason="retention period over",
-                        candidate_id=candidate_id,
-                    )
-                    for _pk, reference, candidate_id, sha256, _name in batch
-                ],
+    purge_stored_documents(
+        expired,
+        changes=lambda batch: [
+            Change(
+                action="complaints.purge_scan",
+                object_type="complaint",
+                object_id=reference,
+                before={"sha256": sha256},
+                after={},
+                reason="retention period over",
+                candidate_id=candidate_id,
             )
-            Complaint.objects.filter(pk__in=[row[0] for row in batch]).update(
-                scan_file="",
-                scan_content_type="",
-                scan_size=0,
-                scan_sha256="",
-                scan_uploaded_at=None,
-            )
-        for *_rest, name in batch:
-            _delete_file(name)
+            for _pk, reference, candidate_id, sha256, _name in batch
+        ],
+        forget=lambda batch: Complaint.objects.filter(pk__in=[row[0] for row in batch]).update(
+            scan_file="",
+            scan_content_type="",
+            scan_size=0,
+            scan_sha256="",
+            scan_uploaded_at=None,
+        ),
+        files=lambda batch: [row[4] for row in batch],
+    )
     return len(expired)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from .purging import purge_stored_documents
 from .register import Export, consent_topic, data_kind
 
 PUBLIC_TASK = _("Public task: organising the baccalaureate exam (law 09-08, article 4)")
@@ -29,12 +29,6 @@ def _iso(value: Any) -> Any:
 
 def _row(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: _iso(getattr(obj, name)) for name in names}
-
-
-def _delete_file(name: str) -> None:
-    # A file already gone is what we wanted; any other storage error must surface.
-    if name and default_storage.exists(name):
-        default_storage.delete(name)
 
 
 # -- candidates -------------------------------------------------------------------------------
@@ -101,16 +95,8 @@ def export_cnie_copies(candidate, actor, address) -> Export:
     return out
 
 
-PURGE_BATCH = 500
-
-
-def _batches(rows: list, size: int = PURGE_BATCH):
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
-    from audit.services import Change, record_changes
+    from audit.services import Change
     from candidates.models import CnieDocument
 
     expired = list(
@@ -120,28 +106,24 @@ def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
     )
     if dry_run or not expired:
         return len(expired)
-    for batch in _batches(expired):
-        # One transaction per batch: the rows, their access logs (cascade) and the audit
-        # entries go together; the files only once that has committed.
-        with transaction.atomic():
-            record_changes(
-                None,
-                [
-                    Change(
-                        action="cnie_copy.purge",
-                        object_type="cnie_document",
-                        object_id=str(pk),
-                        before={"document": pk, "sha256": sha256},
-                        after={},
-                        reason="retention period over",
-                        candidate_id=candidate_id,
-                    )
-                    for pk, candidate_id, sha256, _name in batch
-                ],
+    # The rows go with their access logs (cascade) and the audit entries; the files after.
+    purge_stored_documents(
+        expired,
+        changes=lambda batch: [
+            Change(
+                action="cnie_copy.purge",
+                object_type="cnie_document",
+                object_id=str(pk),
+                before={"document": pk, "sha256": sha256},
+                after={},
+                reason="retention period over",
+                candidate_id=candidate_id,
             )
-            CnieDocument.objects.filter(pk__in=[row[0] for row in batch]).delete()
-        for *_rest, name in batch:
-            _delete_file(name)
+            for pk, candidate_id, sha256, _name in batch
+        ],
+        forget=lambda batch: CnieDocument.objects.filter(pk__in=[row[0] for row in batch]).delete(),
+        files=lambda batch: [row[3] for row in batch],
+    )
     return len(expired)
 
 
@@ -282,7 +264,7 @@ def export_correction_requests(candidate, actor, address) -> Export:
 
 def purge_evidence(cutoff: datetime.datetime, dry_run: bool) -> int:
     """Evidence of decided reports: the file is deleted, the report (and its decision) stays."""
-    from audit.services import Change, record_changes
+    from audit.services import Change
     from verification.models import CorrectionRequest
 
     expired = list(
@@ -294,28 +276,25 @@ def purge_evidence(cutoff: datetime.datetime, dry_run: bool) -> int:
     )
     if dry_run or not expired:
         return len(expired)
-    for batch in _batches(expired):
-        with transaction.atomic():
-            CorrectionRequest.objects.filter(pk__in=[row[0] for row in batch]).update(
-                evidence_file=""
+    purge_stored_documents(
+        expired,
+        changes=lambda batch: [
+            Change(
+                action="evidence.purge",
+                object_type="correction_request",
+                object_id=str(pk),
+                before={"evidence_sha256": sha256},
+                after={},
+                reason="retention period over",
+                candidate_id=candidate_id,
             )
-            record_changes(
-                None,
-                [
-                    Change(
-                        action="evidence.purge",
-                        object_type="correction_request",
-                        object_id=str(pk),
-                        before={"evidence_sha256": sha256},
-                        after={},
-                        reason="retention period over",
-                        candidate_id=candidate_id,
-                    )
-                    for pk, candidate_id, sha256, _name in batch
-                ],
-            )
-        for *_rest, name in batch:
-            _delete_file(name)
+            for pk, candidate_id, sha256, _name in batch
+        ],
+        forget=lambda batch: CorrectionRequest.objects.filter(
+            pk__in=[row[0] for row in batch]
+        ).update(evidence_file=""),
+        files=lambda batch: [row[3] for row in batch],
+    )
     return len(expired)
 
 

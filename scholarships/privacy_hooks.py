@@ -9,8 +9,6 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -19,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 DOCUMENT_DAYS = 365
 # The social-register extract: one year after its import (each year's programme imports its own).
 REGISTER_DAYS = 365
-PURGE_BATCH = 500
 PUBLIC_TASK = _("Public task: awarding the post-baccalaureate scholarships (law 09-08, article 4)")
 
 
@@ -276,17 +273,12 @@ def _closed_before(cutoff: datetime.datetime) -> list:
     return found
 
 
-def _delete_file(name: str) -> None:
-    # A file already gone is what we wanted; any other storage error must surface.
-    if name and default_storage.exists(name):
-        default_storage.delete(name)
-
-
 def purge_documents(cutoff: datetime.datetime, dry_run: bool) -> int:
     """Delete the supporting documents (files and rows, replaced ones too) of applications
     closed before `cutoff`; the application, its decision and history stay. One audit entry per
     application, in the candidate's history. Returns the number of documents."""
-    from audit.services import Change, record_changes
+    from audit.services import Change
+    from privacy.purging import purge_stored_documents
 
     from .models import ApplicationDocument
 
@@ -302,35 +294,31 @@ def purge_documents(cutoff: datetime.datetime, dry_run: bool) -> int:
     for row in rows:
         by_application.setdefault(row[1], []).append(row)
     owners = {a.pk: a.candidate_id for a in applications}
-    ids = list(by_application)
-    for start in range(0, len(ids), PURGE_BATCH):
-        chunk = ids[start : start + PURGE_BATCH]
-        documents = [row for pk in chunk for row in by_application[pk]]
-        # The rows and their audit entries together; the files once that has committed.
-        with transaction.atomic():
-            record_changes(
-                None,
-                [
-                    Change(
-                        action="scholarships.purge_documents",
-                        object_type="scholarships.application",
-                        object_id=str(pk),
-                        before={
-                            "documents": [
-                                {"kind": kind, "sha256": sha256}
-                                for _doc, _app, kind, sha256, _file in by_application[pk]
-                            ]
-                        },
-                        after={},
-                        reason="retention period over",
-                        candidate_id=owners[pk],
-                    )
-                    for pk in chunk
-                ],
+    # In batches of applications: each application's documents and audit entry together.
+    purge_stored_documents(
+        list(by_application),
+        changes=lambda chunk: [
+            Change(
+                action="scholarships.purge_documents",
+                object_type="scholarships.application",
+                object_id=str(pk),
+                before={
+                    "documents": [
+                        {"kind": kind, "sha256": sha256}
+                        for _doc, _app, kind, sha256, _file in by_application[pk]
+                    ]
+                },
+                after={},
+                reason="retention period over",
+                candidate_id=owners[pk],
             )
-            ApplicationDocument.objects.filter(pk__in=[row[0] for row in documents]).delete()
-        for *_rest, name in documents:
-            _delete_file(name)
+            for pk in chunk
+        ],
+        forget=lambda chunk: ApplicationDocument.objects.filter(
+            pk__in=[row[0] for pk in chunk for row in by_application[pk]]
+        ).delete(),
+        files=lambda chunk: [row[4] for pk in chunk for row in by_application[pk]],
+    )
     return len(rows)
 
 
