@@ -328,6 +328,25 @@ def check_refusals(runs: dict[str, list[dict]], invalid_share: float) -> None:
                 )
 
 
+def forget_rate_limits() -> int:
+    """Delete the rate-limit counters left in the benchmark's Redis database by an earlier run
+    (the snapshot stays): the same pairs run again within the hour would find their codes
+    locked by the failures counted then, and measure refusals. Returns the keys deleted."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    deleted = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match="*ratelimit:*", count=10_000):
+        batch.append(key)
+        if len(batch) >= 10_000:
+            deleted += client.unlink(*batch)
+            batch = []
+    if batch:
+        deleted += client.unlink(*batch)
+    return deleted
+
+
 def _median(results: list[dict]) -> dict:
     import statistics
 
@@ -366,6 +385,9 @@ def main() -> None:
             state.write_text(json.dumps(env))
         import redis
 
+        forgotten = forget_rate_limits()
+        if forgotten:
+            print(f"Redis: {forgotten:,} rate-limit counters of an earlier run deleted")
         memory = redis.Redis.from_url(REDIS_URL).info("memory")["used_memory_human"]
         print(f"Redis db 5 holds the snapshot: {memory} used")
         pairs = Path(var_dir) / "pairs.csv"

@@ -137,6 +137,7 @@ def main() -> None:
             state.write_text(json.dumps(env))
         pairs = var_dir / "pairs.csv"
         valid, invalid = day._write_pairs(pairs, args.pairs)
+        day.forget_rate_limits()
         connection.close()
         server = day._start_server(env, args.port, args.workers)
         nginx = _start_nginx(var_dir, args.port, args.nginx_port)
