@@ -20,3 +20,13 @@ def copy_from_stdin(cursor, statement: str):
 
     raw = cursor.cursor
     return raw.copy(statement, writer=QueuedLibpqWriter(raw))
+
+
+def analyze(model) -> None:
+    """Refresh PostgreSQL's statistics of a table just filled by COPY (inside the transaction:
+    they take effect with it). Autovacuum comes later: until then the planner believes the
+    new rows are a handful, and results.publication's batched reads of 500,000 computed
+    results were planned as a sort of them all, batch after batch (36 s instead of 2)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -16,12 +16,21 @@ of their track (COPY), then times, in one run on the same server:
    fetched to the client: the floor any computation can approach. It runs once before and
    once after (1); the faster run counts.
 
-Targets (DESIGN §6): 500,000 candidates in under 60 s, at most twice the aggregate.
+3. the publication of that computation (results.publication: schedule, then prepare: the
+   immutable snapshot's rows in PostgreSQL by COPY and its entries in Redis, the lookup's
+   store), as the ministry publishes; the push to candidates is left out (notifications have
+   their own benchmark). REDIS_URL names the Redis database the snapshot goes to (default
+   redis://127.0.0.1:6379/7, emptied first).
+
+Targets (issue #4, DESIGN §6): computing and publishing 500,000 candidates in under 60 s, at
+most twice the aggregate. Both are printed for the computation alone and for computing and
+publishing; the verdict is the latter's.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import io
 import os
 import sys
@@ -115,16 +124,19 @@ def main() -> None:
             "Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres"
         )
     os.environ["DATABASE_URL"] = recreate_database(server_url, args.database)
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
     import django
 
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django.utils.timezone import now as django_now
 
     from exams.models import ExamSession
+    from results import publication as publication_module
     from results.management.commands.seed_grades import seed_grades
-    from results.models import ComputedResult, Grade
+    from results.models import ComputedResult, Grade, PublishedResult
     from results.services import compute_session
 
     try:
@@ -153,6 +165,24 @@ def main() -> None:
         if computation.status != "done" or stored != args.candidates:
             sys.exit(f"computation incomplete: {computation.status}, {stored} results")
 
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+        # No SMS or e-mail for synthetic candidates: the push has its own benchmark.
+        publication_module._after_commit_notify = lambda _publication: None
+        started = time.perf_counter()
+        publication = publication_module.schedule_publication(
+            computation,
+            django_now() - datetime.timedelta(seconds=1),
+            None,
+            "compute_results benchmark",
+        )
+        publication = publication_module.prepare_publication(publication.pk)
+        publish_seconds = time.perf_counter() - started
+        published = PublishedResult.objects.filter(publication=publication).count()
+        if publication.status != "ready" or published != args.candidates:
+            sys.exit(f"publication incomplete: {publication.status}, {published} rows")
+
         second_sql, _rows = _time_aggregate(session.pk)
         sql_seconds = min(first_sql, second_sql)
         disagreeing, ties = _check_same_averages(computation.pk, session.pk)
@@ -170,17 +200,26 @@ def main() -> None:
             f"  (runs: {first_sql:.2f} s, {second_sql:.2f} s)"
         )
         print(f"ratio compute / SQL      {compute_seconds / sql_seconds:7.2f} x")
+        total = compute_seconds + publish_seconds
+        print(
+            f"publication              {publish_seconds:7.2f} s  {n / publish_seconds:10,.0f} results/s"
+            "  (snapshot rows in PostgreSQL, entries in Redis)"
+        )
+        print(f"compute + publish        {total:7.2f} s")
+        print(f"ratio (compute + publish) / SQL {total / sql_seconds:5.2f} x")
         print(
             f"engine vs SQL: {disagreeing} averages disagree; {ties} exact .xx5 ties that SQL's "
             "finite-precision division rounds down (the engine, exact, rounds them up)"
         )
         target = TARGET_SECONDS * n / 500_000
-        time_ok = compute_seconds < target
-        ratio_ok = compute_seconds / sql_seconds <= TARGET_RATIO
-        print(
-            f"target: {n:,} candidates in under {target:.1f} s: {'PASS' if time_ok else 'FAIL'}; "
-            f"ratio at most {TARGET_RATIO:.0f}: {'PASS' if ratio_ok else 'FAIL'}"
-        )
+        for label, seconds in (("compute alone", compute_seconds), ("compute + publish", total)):
+            time_ok = seconds < target
+            ratio_ok = seconds / sql_seconds <= TARGET_RATIO
+            print(
+                f"target, {label}: {n:,} candidates in under {target:.1f} s: "
+                f"{'PASS' if time_ok else 'FAIL'}; ratio at most {TARGET_RATIO:.0f}: "
+                f"{'PASS' if ratio_ok else 'FAIL'}"
+            )
     finally:
         connection.close()
         if not args.keep:

@@ -21,7 +21,6 @@ import datetime
 import functools
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,8 +133,11 @@ def query_digest(key: bytes, query: Query) -> str:
 # --- entries ----------------------------------------------------------------------------------
 
 
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+def _dec(value: Decimal | str | None) -> str | None:
+    # A mark may come as text already (results.publication reads them so on PostgreSQL).
+    if value is None or type(value) is str:
+        return value
+    return f"{value:.2f}"
 
 
 @dataclass
@@ -197,7 +199,9 @@ def encode_entry(row: SnapshotRow) -> str:
     }
     if row.corrected_at is not None:
         entry["cor"] = round(row.corrected_at, 3)
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    # The same bytes as json.dumps(entry, ensure_ascii=False, separators=(",", ":")), the
+    # format's definition (a property test holds them equal), at a fraction of the cost.
+    return orjson.dumps(entry).decode()
 
 
 def decode_entry(raw: str | bytes) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import Change, record_changes
-from bac.pg import copy_from_stdin, use_copy
+from bac.pg import analyze, copy_from_stdin, use_copy
 from candidates.importing import RowError
 from candidates.models import Candidate
 from candidates.services import error_message as candidate_error_message
@@ -529,6 +529,7 @@ def _create_grades(rows: list[GradeRow], now: datetime.datetime) -> None:
                     lines = []
             if lines:
                 write("".join(lines))
+        analyze(Grade)
         return
     objects = [
         Grade(
@@ -1205,6 +1206,8 @@ class _ResultSink:
                 self._copy.write("".join(self.pending[start : start + 10_000]))  # type: ignore[union-attr]
             self.pending = []
         self._stack.close()
+        if self.mode != "orm":
+            analyze(ComputedResult)
 
     def abort(self) -> None:
         self.pending = []

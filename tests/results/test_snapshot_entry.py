@@ -1,0 +1,131 @@
+"""The snapshot's entry format: its bytes are defined as json.dumps(ensure_ascii=False, compact)
+of the entry; the fast encoder must give exactly those bytes (the publication's digest and the
+signed static export are computed over them), whatever the names and marks."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from results.lookup import SnapshotRow, decode_entry, encode_entry
+
+# Any text a name may hold, control characters included, but no lone surrogate (the database
+# holds valid UTF-8 only).
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+MARK = st.decimals(min_value=0, max_value=20, places=2, allow_nan=False, allow_infinity=False)
+COMPONENT = st.sampled_from(["continuous", "regional", "national"])
+SITTING = st.sampled_from(["normal", "catch_up"])
+
+
+def _reference(row: SnapshotRow) -> str:
+    """The format's definition, written out with the standard library."""
+    order = {"continuous": 0, "regional": 1, "national": 2}
+    marks = []
+    for component, subject, sitting, mark in sorted(
+        row.marks, key=lambda m: (order.get(m[0], 9), m[1], m[2] != "normal")
+    ):
+        item = [component, subject, f"{Decimal(mark):.2f}"]
+        if sitting != "normal":
+            item.append(sitting)
+        marks.append(item)
+
+    def dec(value):
+        return None if value is None else f"{value:.2f}"
+
+    entry = {
+        "v": row.version,
+        "m": row.massar_code,
+        "n": [row.last_name, row.first_name],
+        "na": [row.last_name_ar, row.first_name_ar],
+        "t": row.track,
+        "ct": row.candidate_type,
+        "avg": [
+            dec(row.general_average),
+            dec(row.continuous_average),
+            dec(row.regional_average),
+            dec(row.national_average),
+        ],
+        "d": row.decision,
+        "me": row.mention,
+        "k": marks,
+    }
+    if row.corrected_at is not None:
+        entry["cor"] = round(row.corrected_at, 3)
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+@st.composite
+def rows(draw) -> SnapshotRow:
+    marks = draw(
+        st.lists(
+            st.tuples(
+                COMPONENT,
+                TEXT,
+                SITTING,
+                # Marks come as Decimal (the ORM) or as PostgreSQL's text of numeric(4,2).
+                st.one_of(MARK, MARK.map(lambda d: f"{d:.2f}")),
+            ),
+            max_size=16,
+        )
+    )
+    averages = [draw(st.one_of(st.none(), MARK)) for _ in range(4)]
+    return SnapshotRow(
+        candidate_id=draw(st.integers(1, 10**9)),
+        massar_code=draw(TEXT),
+        cnie_number=draw(TEXT),
+        birth_date=datetime.date(2008, 1, 1),
+        last_name=draw(TEXT),
+        first_name=draw(TEXT),
+        last_name_ar=draw(TEXT),
+        first_name_ar=draw(TEXT),
+        track=draw(TEXT),
+        candidate_type=draw(TEXT),
+        continuous_average=averages[0],
+        regional_average=averages[1],
+        national_average=averages[2],
+        general_average=averages[3],
+        decision=draw(TEXT),
+        mention=draw(TEXT),
+        marks=marks,
+        version=draw(st.integers(1, 10_000)),
+        corrected_at=draw(
+            st.one_of(st.none(), st.floats(0, 4_102_444_800, allow_nan=False))  # to 2100
+        ),
+    )
+
+
+@given(rows())
+def test_the_entry_is_byte_for_byte_the_format_s_definition(row):
+    encoded = encode_entry(row)
+    assert encoded == _reference(row)
+    assert decode_entry(encoded)["m"] == row.massar_code
+
+
+def test_a_mark_read_as_text_and_as_a_decimal_give_the_same_entry():
+    base = dict(
+        candidate_id=1,
+        massar_code="G100000001",
+        cnie_number="",
+        birth_date=datetime.date(2008, 1, 1),
+        last_name="Alaoui",
+        first_name="Salma",
+        last_name_ar="العلوي",
+        first_name_ar="سلمى",
+        track="SM-A",
+        candidate_type="school",
+        continuous_average=Decimal("12.5"),
+        regional_average=Decimal("9"),
+        national_average=Decimal("14.25"),
+        general_average=Decimal("12.75"),
+        decision="admitted",
+        mention="assez_bien",
+        version=1,
+    )
+    as_decimal = SnapshotRow(**base, marks=[("national", "MATH", "normal", Decimal("9.5"))])
+    as_text = SnapshotRow(**base, marks=[("national", "MATH", "normal", "9.50")])
+    assert encode_entry(as_decimal) == encode_entry(as_text)
+    assert '["national","MATH","9.50"]' in encode_entry(as_text)
