@@ -493,6 +493,10 @@ def _correct(fmt: str, lines: list[str]) -> tuple[list[str], list[Correction]]:
             if char == FILLER and kind == "date":
                 continue
             replacement = table.get(char)
+            if name == "composite_check" and char == FILLER:
+                # Never a filler (ICAO 9303-3, 4.9): OCR-B's narrow 1 after a run of fillers is
+                # read as one more filler. The check digit itself then decides.
+                replacement = "1"
             if replacement is not None:
                 out[line][column] = replacement
                 corrections.append(Correction(line + 1, column + 1, name, char, replacement))

@@ -297,6 +297,39 @@ def test_ocr_confusions_in_digit_fields_are_corrected_and_reported():
     }
 
 
+def _card_with_composite(digit: str) -> tuple[str, str, str]:
+    for n in range(100_000, 100_100):
+        zone = build_td1(
+            "AB1234567",
+            datetime.date(2008, 3, 14),
+            "M",
+            datetime.date(2034, 3, 14),
+            "EL AMRANI",
+            "MOHAMMED",
+            optional_data_1=f"BE{n}",
+        )
+        if zone[1][29] == digit:
+            return zone
+    raise AssertionError(f"no card with composite check digit {digit}")
+
+
+def test_a_composite_check_digit_1_read_as_a_filler_is_corrected_and_reported():
+    zone = _card_with_composite("1")
+    lines = (zone[0], zone[1][:29] + "<", zone[2])  # OCR-B's 1 lost among the fillers
+    result = parse_mrz(lines, today=TODAY)
+    assert result.cnie_number() == zone[0][15:23]
+    assert [(c.field, c.found, c.used) for c in result.corrections] == [
+        ("composite_check", "<", "1")
+    ]
+
+
+def test_a_filler_for_another_composite_check_digit_still_fails():
+    zone = _card_with_composite("7")
+    with pytest.raises(MrzError) as caught:
+        parse_mrz((zone[0], zone[1][:29] + "<", zone[2]), today=TODAY)
+    assert caught.value.problems[0].field == "composite_check"
+
+
 def test_digits_read_in_letter_fields_are_corrected():
     lines = _replace(_specimens()[0], 1, 1, "1")  # I → 1
     lines = _replace(lines, 3, 5, "5")  # ERIKSSON → ERIK5SON
