@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, transaction
 
 # Below this many rows the ORM's bulk operations are as fast and simpler.
 COPY_MIN_ROWS = 2000
@@ -23,10 +23,22 @@ def copy_from_stdin(cursor, statement: str):
 
 
 def analyze(model) -> None:
-    """Refresh PostgreSQL's statistics of a table just filled by COPY (inside the transaction:
-    they take effect with it). Autovacuum comes later: until then the planner believes the
-    new rows are a handful, and results.publication's batched reads of 500,000 computed
-    results were planned as a sort of them all, batch after batch (36 s instead of 2)."""
-    if connection.vendor == "postgresql":
+    """Refresh PostgreSQL's statistics of a table just filled by COPY, once the transaction
+    has committed (at once outside one). Autovacuum comes later: until then the planner
+    believes the new rows are a handful, and results.publication's batched reads of 500,000
+    computed results were planned as a sort of them all, batch after batch (36 s instead of 2).
+    After the commit, not inside: ANALYZE locks the table against another ANALYZE until the
+    end of its transaction, which would hold back a concurrent import until this one ends."""
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+
+    def run() -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            cursor.execute(f"ANALYZE {table}")
+
+    if connection.in_atomic_block:
+        # Robust: the data has committed; stale statistics only make later reads slower.
+        transaction.on_commit(run, robust=True)
+    else:
+        run()
