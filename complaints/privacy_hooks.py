@@ -153,7 +153,6 @@ def purge_scans(cutoff: datetime.datetime, dry_run: bool) -> int:
     scan, whatever its age): the file goes, the complaint forgets it; the complaint, its
     decision and the log of views stay. One audit entry per complaint, in the candidate's
     history and the complaint's. Returns the number of scans."""
-    from audit.services import Change
     from privacy.purging import purge_stored_documents
 
     from .models import FINAL_STATUSES, Complaint
@@ -168,18 +167,9 @@ def purge_scans(cutoff: datetime.datetime, dry_run: bool) -> int:
         return len(expired)
     purge_stored_documents(
         expired,
-        changes=lambda batch: [
-            Change(
-                action="complaints.purge_scan",
-                object_type="complaint",
-                object_id=reference,
-                before={"sha256": sha256},
-                after={},
-                reason="retention period over",
-                candidate_id=candidate_id,
-            )
-            for _pk, reference, candidate_id, sha256, _name in batch
-        ],
+        action="complaints.purge_scan",
+        object_type="complaint",
+        describe=lambda row: (row[1], row[2], {"sha256": row[3]}),
         forget=lambda batch: Complaint.objects.filter(pk__in=[row[0] for row in batch]).update(
             scan_file="",
             scan_content_type="",

@@ -96,7 +96,6 @@ def export_cnie_copies(candidate, actor, address) -> Export:
 
 
 def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
-    from audit.services import Change
     from candidates.models import CnieDocument
 
     expired = list(
@@ -109,18 +108,9 @@ def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
     # The rows go with their access logs (cascade) and the audit entries; the files after.
     purge_stored_documents(
         expired,
-        changes=lambda batch: [
-            Change(
-                action="cnie_copy.purge",
-                object_type="cnie_document",
-                object_id=str(pk),
-                before={"document": pk, "sha256": sha256},
-                after={},
-                reason="retention period over",
-                candidate_id=candidate_id,
-            )
-            for pk, candidate_id, sha256, _name in batch
-        ],
+        action="cnie_copy.purge",
+        object_type="cnie_document",
+        describe=lambda row: (str(row[0]), row[1], {"document": row[0], "sha256": row[2]}),
         forget=lambda batch: CnieDocument.objects.filter(pk__in=[row[0] for row in batch]).delete(),
         files=lambda batch: [row[3] for row in batch],
     )
@@ -264,7 +254,6 @@ def export_correction_requests(candidate, actor, address) -> Export:
 
 def purge_evidence(cutoff: datetime.datetime, dry_run: bool) -> int:
     """Evidence of decided reports: the file is deleted, the report (and its decision) stays."""
-    from audit.services import Change
     from verification.models import CorrectionRequest
 
     expired = list(
@@ -278,18 +267,9 @@ def purge_evidence(cutoff: datetime.datetime, dry_run: bool) -> int:
         return len(expired)
     purge_stored_documents(
         expired,
-        changes=lambda batch: [
-            Change(
-                action="evidence.purge",
-                object_type="correction_request",
-                object_id=str(pk),
-                before={"evidence_sha256": sha256},
-                after={},
-                reason="retention period over",
-                candidate_id=candidate_id,
-            )
-            for pk, candidate_id, sha256, _name in batch
-        ],
+        action="evidence.purge",
+        object_type="correction_request",
+        describe=lambda row: (str(row[0]), row[1], {"evidence_sha256": row[2]}),
         forget=lambda batch: CorrectionRequest.objects.filter(
             pk__in=[row[0] for row in batch]
         ).update(evidence_file=""),

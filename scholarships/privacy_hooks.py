@@ -277,7 +277,6 @@ def purge_documents(cutoff: datetime.datetime, dry_run: bool) -> int:
     """Delete the supporting documents (files and rows, replaced ones too) of applications
     closed before `cutoff`; the application, its decision and history stay. One audit entry per
     application, in the candidate's history. Returns the number of documents."""
-    from audit.services import Change
     from privacy.purging import purge_stored_documents
 
     from .models import ApplicationDocument
@@ -297,23 +296,18 @@ def purge_documents(cutoff: datetime.datetime, dry_run: bool) -> int:
     # In batches of applications: each application's documents and audit entry together.
     purge_stored_documents(
         list(by_application),
-        changes=lambda chunk: [
-            Change(
-                action="scholarships.purge_documents",
-                object_type="scholarships.application",
-                object_id=str(pk),
-                before={
-                    "documents": [
-                        {"kind": kind, "sha256": sha256}
-                        for _doc, _app, kind, sha256, _file in by_application[pk]
-                    ]
-                },
-                after={},
-                reason="retention period over",
-                candidate_id=owners[pk],
-            )
-            for pk in chunk
-        ],
+        action="scholarships.purge_documents",
+        object_type="scholarships.application",
+        describe=lambda pk: (
+            str(pk),
+            owners[pk],
+            {
+                "documents": [
+                    {"kind": kind, "sha256": sha256}
+                    for _doc, _app, kind, sha256, _file in by_application[pk]
+                ]
+            },
+        ),
         forget=lambda chunk: ApplicationDocument.objects.filter(
             pk__in=[row[0] for pk in chunk for row in by_application[pk]]
         ).delete(),

@@ -6,8 +6,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from audit.models import AuditEntry
-from audit.services import Change
-from privacy.purging import delete_stored_file, purge_stored_documents
+from privacy.purging import RETENTION_OVER, delete_stored_file, purge_stored_documents
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +18,16 @@ def _stored(count: int) -> list[tuple[int, str]]:
     ]
 
 
-def _changes(batch):
-    return [
-        Change(action="test.purge", object_type="doc", object_id=str(i), reason="test")
-        for i, _name in batch
-    ]
+def _purge(rows, forget):
+    purge_stored_documents(
+        rows,
+        action="test.purge",
+        object_type="doc",
+        describe=lambda row: (str(row[0]), None, {"name": row[1]}),
+        forget=forget,
+        files=lambda batch: [name for _i, name in batch],
+        batch_size=2,
+    )
 
 
 def test_each_batch_is_audited_forgotten_then_its_files_deleted():
@@ -35,17 +39,14 @@ def test_each_batch_is_audited_forgotten_then_its_files_deleted():
         forgotten.append([i for i, _name in batch])
         files_left_when_forgetting.append(all(default_storage.exists(n) for _i, n in batch))
 
-    purge_stored_documents(
-        rows,
-        changes=_changes,
-        forget=forget,
-        files=lambda batch: [name for _i, name in batch],
-        batch_size=2,
-    )
+    _purge(rows, forget)
     assert forgotten == [[0, 1], [2, 3], [4]]
     assert files_left_when_forgetting == [True, True, True]
     assert not any(default_storage.exists(name) for _i, name in rows)
-    assert AuditEntry.objects.filter(action="test.purge").count() == 5
+    entries = AuditEntry.objects.filter(action="test.purge").order_by("sequence")
+    assert [(e.object_id, e.before, e.after, e.reason) for e in entries] == [
+        (str(i), {"name": name}, {}, RETENTION_OVER) for i, name in rows
+    ]
 
 
 def test_a_failing_batch_keeps_its_rows_audit_and_files_and_the_earlier_ones_stay_purged():
@@ -56,13 +57,7 @@ def test_a_failing_batch_keeps_its_rows_audit_and_files_and_the_earlier_ones_sta
             raise RuntimeError("the database refused")
 
     with pytest.raises(RuntimeError):
-        purge_stored_documents(
-            rows,
-            changes=_changes,
-            forget=forget,
-            files=lambda batch: [name for _i, name in batch],
-            batch_size=2,
-        )
+        _purge(rows, forget)
     assert [default_storage.exists(name) for _i, name in rows] == [False, False, True, True]
     audited = AuditEntry.objects.filter(action="test.purge").values_list("object_id", flat=True)
     assert sorted(audited) == ["0", "1"]
