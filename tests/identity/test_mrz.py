@@ -20,6 +20,7 @@ from identity.mrz import (
     parse_mrz,
     validate_mrz,
 )
+from tests.identity.cards import cnie_card_zone
 
 SPECIMENS = Path(django_settings.SHARED_DATA_DIR) / "mrz-specimens.txt"
 TODAY = datetime.date(2026, 6, 1)
@@ -299,15 +300,7 @@ def test_ocr_confusions_in_digit_fields_are_corrected_and_reported():
 
 def _card_with_composite(digit: str) -> tuple[str, str, str]:
     for n in range(100_000, 100_100):
-        zone = build_td1(
-            "AB1234567",
-            datetime.date(2008, 3, 14),
-            "M",
-            datetime.date(2034, 3, 14),
-            "EL AMRANI",
-            "MOHAMMED",
-            optional_data_1=f"BE{n}",
-        )
+        zone = cnie_card_zone(f"BE{n}")
         if zone[1][29] == digit:
             return zone
     raise AssertionError(f"no card with composite check digit {digit}")

@@ -14,8 +14,8 @@ from PIL import Image
 
 from audit.models import AuditEntry
 from candidates.models import Candidate, IdentitySource
-from identity.mrz import build_td1
 from notifications.models import Notification
+from tests.identity.cards import cnie_card_zone
 from verification.models import CorrectionRequest, FileCheck
 from verification.services import check_file
 
@@ -318,15 +318,7 @@ def test_the_dashboard_counts_only_the_files_in_scope(
 
 
 def _zone(candidate):
-    return build_td1(
-        "AB1234567",
-        datetime.date(2008, 3, 14),
-        "M",
-        datetime.date(2034, 3, 14),
-        "EL AMRANI",
-        "MOHAMMED",
-        optional_data_1=candidate.cnie_number,
-    )
+    return cnie_card_zone(candidate.cnie_number)
 
 
 def test_a_confirmed_mrz_is_stored_as_a_source_and_the_file_rechecked(
