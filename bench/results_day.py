@@ -335,16 +335,8 @@ def forget_rate_limits() -> int:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    deleted = 0
-    batch: list[bytes] = []
-    for key in client.scan_iter(match="*ratelimit:*", count=10_000):
-        batch.append(key)
-        if len(batch) >= 10_000:
-            deleted += client.unlink(*batch)
-            batch = []
-    if batch:
-        deleted += client.unlink(*batch)
-    return deleted
+    keys = list(client.scan_iter(match="*ratelimit:*", count=10_000))
+    return sum(client.unlink(*keys[i : i + 10_000]) for i in range(0, len(keys), 10_000))
 
 
 def _median(results: list[dict]) -> dict:
