@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEntry
+from exams.models import Subject
 from results import publication as services
+from results import snapshot
 from results.lookup import Query
-from results.models import Publication, PublishedResult
+from results.models import Grade, Publication, PublishedResult
 from results.publication import on_publication_public as real_on_publication_public
 from results.snapshot import FOUND, NOT_PUBLISHED, lookup_public, result_for_candidate
 
@@ -77,16 +79,19 @@ def test_a_failure_half_way_through_preparation_leaves_the_previous_state_intact
         },
     )
     settings.RESULTS_PUBLICATION_BATCH = 1
-    real_write = services.write_batch
+    # The cache refuses the second batch, after the database took it: on PostgreSQL (where the
+    # server builds the rows) as on the embedded database.
+    store_class = type(snapshot.get_store())
+    real_put = store_class.put_entries
     calls = []
 
-    def failing_write(publication, ns, rows):
-        calls.append(rows)
+    def failing_put(store, ns, items):
+        calls.append(items)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real_write(publication, ns, rows)
+        return real_put(store, ns, items)
 
-    monkeypatch.setattr(services, "write_batch", failing_write)
+    monkeypatch.setattr(store_class, "put_entries", failing_put)
     with committed():
         second = services.schedule_publication(better, clock.now, ministry_staff)
     second.refresh_from_db()
@@ -259,3 +264,101 @@ def test_the_notification_hook_tells_every_candidate_and_a_replacement_only_thos
     sent.clear()
     real_on_publication_public(second)
     assert sent == [("results_updated", f"results.pub.{second.pk}", [candidate_b.pk])]
+
+
+TRICKY_NAMES = [
+    ('Ben "Said"', "Back\\slash"),
+    ("Tab\there", "New\nline\r"),
+    ("\x01\x1f control", "\x7f del \u2028 sep"),
+    ("Émilie-Zoë", "😀 emoji"),
+    ("العمراني", "مُحَمَّد"),
+]
+
+
+@pytest.mark.django_db
+def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
+    session, school, track, ministry_staff, clock
+):
+    """On PostgreSQL the server writes the publication's payloads; they must be exactly what
+    results.lookup.encode_entry writes (the embedded database's path, and the format's
+    definition): names that JSON must escape, marks of both sittings in the entry's order,
+    missing averages and a candidate without a CNIE number or marks."""
+    from django.db import connection
+
+    from tests.factories import CandidateFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the server-built snapshot is PostgreSQL's")
+    subjects = list(Subject.objects.order_by("code"))
+    extra = Subject.objects.create(code="AB", name_fr="Ab", name_ar="أب")
+    candidates = []
+    for index, (last, first) in enumerate(TRICKY_NAMES):
+        candidate = CandidateFactory(
+            session=session,
+            school=school,
+            track=track,
+            last_name_latin=last,
+            first_name_latin=first,
+            last_name_ar=first[::-1],
+            first_name_ar=last[::-1],
+            cnie_number="" if index == 1 else f"BK{200000 + index}",
+            candidate_type="free" if index % 2 else "school",
+        )
+        candidates.append(candidate)
+        if index == 2:
+            continue  # no marks at all
+        for subject in [*subjects, extra]:
+            for component in ("national", "regional", "continuous"):
+                Grade.objects.create(
+                    candidate=candidate, subject=subject, component=component, mark="9.05"
+                )
+        Grade.objects.create(
+            candidate=candidate,
+            subject=subjects[0],
+            component="national",
+            mark="20.00",
+            sitting="catch_up",
+        )
+    computation = make_computation(
+        session,
+        {
+            candidates[0]: ("14.25", "admitted", "bien"),
+            candidates[1]: ("8.40", "catch_up", ""),
+            candidates[2]: (None, "incomplete", ""),
+            candidates[3]: {
+                "general_average": Decimal("10.00"),
+                "continuous_average": None,
+                "regional_average": Decimal("9.99"),
+                "national_average": Decimal("0.00"),
+                "decision": "failed",
+                "mention": "",
+            },
+            candidates[4]: ("20.00", "admitted", "tres_bien"),
+        },
+        sitting="catch_up",
+    )
+    publication = publish(computation, clock.now, ministry_staff)
+    assert publication.status == Status.READY and publication.count == len(candidates)
+    built = dict(
+        PublishedResult.objects.filter(publication=publication).values_list(
+            "candidate_id", "payload"
+        )
+    )
+    expected = {
+        row.candidate_id: row.payload()
+        for rows in services.snapshot_batches(computation, "catch_up", publication.version, 100)
+        for row in rows
+    }
+    assert built == expected
+    assert '"k":[]' in built[candidates[2].pk]
+    assert '"20.00","catch_up"]' in built[candidates[0].pk]
+    # And the lookup finds each candidate by Massar code and by CNIE number.
+    for candidate in candidates:
+        outcome = lookup_public(massar(candidate), "192.0.2.1")
+        assert outcome.status == FOUND and outcome.entry["n"] == [
+            candidate.last_name_latin,
+            candidate.first_name_latin,
+        ]
+        if candidate.cnie_number:
+            by_cnie = Query("c", candidate.cnie_number, candidate.birth_date)
+            assert lookup_public(by_cnie, "192.0.2.2").entry["m"] == candidate.massar_code
