@@ -55,7 +55,11 @@ TARGET_RATIO = 2.0
 AVERAGE = """CASE WHEN a.continuous IS NULL
                   THEN (a.regional + 2 * a.national) / 3
                   ELSE 0.25 * a.continuous + 0.25 * a.regional + 0.5 * a.national END"""
-GROUPED = """
+
+
+def _grouped(columns: str = "", joins: str = "") -> str:
+    """The weighted average of each component per candidate, plus `columns` over `joins`."""
+    return f"""
   FROM (SELECT g.candidate_id,
                SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'continuous')
                  / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'continuous'), 0)
@@ -65,15 +69,18 @@ GROUPED = """
                  AS regional,
                SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'national')
                  / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'national'), 0)
-                 AS national
+                 AS national{columns}
           FROM results_grade AS g
           JOIN candidates_candidate AS c ON c.id = g.candidate_id
           JOIN exams_tracksubject AS ts
             ON ts.track_id = c.track_id AND ts.subject_id = g.subject_id
-           AND ts.component = g.component
+           AND ts.component = g.component{joins}
          WHERE c.session_id = %s AND g.sitting = 'normal'
          GROUP BY g.candidate_id) AS a
-"""
+"""  # noqa: S608 - constant fragments of this file
+
+
+GROUPED = _grouped()
 AGGREGATE_SQL = "SELECT a.candidate_id, ROUND(" + AVERAGE + ", 2)" + GROUPED
 # The same, unrounded: PostgreSQL's numeric division keeps a finite number of digits, so a
 # general average of exactly x.xx5 (13.275) can come out as 13.27499999999999999999 and round
@@ -91,31 +98,17 @@ EQUIVALENT_SQL = (
     "SELECT a.candidate_id, c.massar_code, c.cnie_number, c.birth_date, "
     "to_json(c.last_name_latin)::text || ',' || to_json(c.first_name_latin)::text || ',' || "
     "to_json(c.last_name_ar)::text || ',' || to_json(c.first_name_ar)::text AS names, "
-    "ROUND(" + AVERAGE + ", 2) AS general_average, a.continuous, a.regional, a.national, a.marks "
-    """
-  FROM (SELECT g.candidate_id,
-               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'continuous')
-                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'continuous'), 0)
-                 AS continuous,
-               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'regional')
-                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'regional'), 0)
-                 AS regional,
-               SUM(ts.coefficient * g.mark) FILTER (WHERE g.component = 'national')
-                 / NULLIF(SUM(ts.coefficient) FILTER (WHERE g.component = 'national'), 0)
-                 AS national,
+    "ROUND("
+    + AVERAGE
+    + ", 2) AS general_average, a.continuous, a.regional, a.national, a.marks "
+    + _grouped(
+        columns=""",
                string_agg('[' || to_json(g.component)::text || ',' || to_json(s.code)::text
                           || ',"' || g.mark::text || '"]', ',' ORDER BY g.component, s.code)
-                 AS marks
-          FROM results_grade AS g
-          JOIN candidates_candidate AS c ON c.id = g.candidate_id
-          JOIN exams_tracksubject AS ts
-            ON ts.track_id = c.track_id AND ts.subject_id = g.subject_id
-           AND ts.component = g.component
-          JOIN exams_subject AS s ON s.id = g.subject_id
-         WHERE c.session_id = %s AND g.sitting = 'normal'
-         GROUP BY g.candidate_id) AS a
-  JOIN candidates_candidate AS c ON c.id = a.candidate_id
-"""
+                 AS marks""",
+        joins="\n          JOIN exams_subject AS s ON s.id = g.subject_id",
+    )
+    + "  JOIN candidates_candidate AS c ON c.id = a.candidate_id"
 )
 
 
