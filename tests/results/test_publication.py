@@ -276,8 +276,9 @@ TRICKY_NAMES = [
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("outsiders", [0, 2], ids=["dense", "sparse"])
 def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
-    session, school, track, ministry_staff, clock
+    session, school, track, ministry_staff, clock, settings, outsiders
 ):
     """On PostgreSQL the server writes the publication's payloads; they must be exactly what
     results.lookup.encode_entry writes (the embedded database's path, and the format's
@@ -305,6 +306,13 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
             candidate_type="free" if index % 2 else "school",
         )
         candidates.append(candidate)
+        # Candidates between them, with marks, whom this computation does not cover (as a
+        # catch-up computation leaves out most): nothing of theirs is published.
+        for _ in range(outsiders):
+            outsider = CandidateFactory(session=session, school=school, track=track)
+            Grade.objects.create(
+                candidate=outsider, subject=subjects[0], component="national", mark="11.00"
+            )
         if index == 2:
             continue  # no marks at all
         for subject in [*subjects, extra]:
@@ -337,6 +345,9 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
         },
         sitting="catch_up",
     )
+    batch = settings.RESULTS_PUBLICATION_BATCH
+    ((_first, _last, sparse),) = services._candidate_ranges(computation, batch)
+    assert sparse == bool(outsiders)  # the statement with the coverage check, or without
     publication = publish(computation, clock.now, ministry_staff)
     assert publication.status == Status.READY and publication.count == len(candidates)
     built = dict(
@@ -349,7 +360,7 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
         for rows in services.snapshot_batches(computation, "catch_up", publication.version, 100)
         for row in rows
     }
-    assert built == expected
+    assert built == expected  # the outsiders have no row: the count above says so too
     assert '"k":[]' in built[candidates[2].pk]
     assert '"20.00","catch_up"]' in built[candidates[0].pk]
     # And the lookup finds each candidate by Massar code and by CNIE number.
