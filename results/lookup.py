@@ -133,11 +133,8 @@ def query_digest(key: bytes, query: Query) -> str:
 # --- entries ----------------------------------------------------------------------------------
 
 
-def _dec(value: Decimal | str | None) -> str | None:
-    # A mark may come as text already (results.publication reads them so on PostgreSQL).
-    if value is None or type(value) is str:
-        return value
-    return f"{value:.2f}"
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
 
 
 @dataclass

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import shared_task
 from django.conf import settings
@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import Change, record_changes
-from bac.pg import analyze, copy_from_stdin, use_copy
+from bac.pg import analyze
 from candidates.models import Candidate
 from exams.models import ExamSession, Subject, Track, TrackSubject
 
@@ -157,24 +157,10 @@ def _sittings_shown(sitting: str) -> list[str]:
 
 
 def _marks_for(candidate_ids: Sequence[int], sitting: str) -> dict[int, list]:
-    """(component, subject code, sitting, mark) of each candidate's marks. On PostgreSQL the
-    marks come as text, as the snapshot writes them ("9.50": the column keeps two decimals):
-    a publication reads some 13 marks per candidate, and model rows with a Decimal each cost
-    more than the rest of the snapshot."""
+    """(component, subject code, sitting, mark) of each candidate's marks: the embedded
+    database's publication and one candidate's republication (PostgreSQL builds a whole
+    publication's marks itself, see _snapshot_sql)."""
     marks: dict[int, list] = defaultdict(list)
-    if connection.vendor == "postgresql":
-        quote = connection.ops.quote_name
-        grades, subjects = quote(Grade._meta.db_table), quote(Subject._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT g.candidate_id, g.component, s.code, g.sitting, g.mark::text "  # noqa: S608 - names from the models
-                f"FROM {grades} AS g JOIN {subjects} AS s ON s.id = g.subject_id "
-                "WHERE g.candidate_id = ANY(%s) AND g.sitting = ANY(%s)",
-                [list(candidate_ids), _sittings_shown(sitting)],
-            )
-            for candidate_id, component, subject, grade_sitting, mark in cursor.fetchall():
-                marks[candidate_id].append((component, subject, grade_sitting, mark))
-        return marks
     for candidate_id, component, subject, grade_sitting, mark in Grade.objects.filter(
         candidate_id__in=candidate_ids, sitting__in=_sittings_shown(sitting)
     ).values_list("candidate_id", "component", "subject__code", "sitting", "mark"):
@@ -240,7 +226,7 @@ def snapshot_batches(
         yield [_row(v, marks.get(v[0], []), version, None) for v in values]
 
 
-_COPY_COLUMNS = (
+_ROW_COLUMNS = (
     "publication_id",
     "candidate_id",
     "massar_code",
@@ -257,31 +243,6 @@ _COPY_COLUMNS = (
 
 
 def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -> None:
-    if use_copy(len(rows)):
-        quote = connection.ops.quote_name
-        sql = (
-            f"COPY {quote(PublishedResult._meta.db_table)} "
-            f"({', '.join(quote(c) for c in _COPY_COLUMNS)}) FROM STDIN"
-        )
-        with connection.cursor() as cursor, copy_from_stdin(cursor, sql) as copy:
-            for row, payload in rows:
-                copy.write_row(
-                    (
-                        publication_id,
-                        row.candidate_id,
-                        row.massar_code,
-                        row.cnie_number,
-                        row.birth_date,
-                        row.continuous_average,
-                        row.regional_average,
-                        row.national_average,
-                        row.general_average,
-                        row.decision,
-                        row.mention,
-                        payload,
-                    )
-                )
-        return
     PublishedResult.objects.bulk_create(
         [
             PublishedResult(
@@ -329,7 +290,8 @@ def _snapshot_sql(sparse: bool) -> str:
     many candidates the computation does not cover (see _candidate_ranges)."""
     quote = connection.ops.quote_name
     table = {
-        model: quote(model._meta.db_table) for model in (ComputedResult, Grade, Subject, Track)
+        model: quote(model._meta.db_table)
+        for model in (Candidate, ComputedResult, Grade, PublishedResult, Subject, Track)
     }
     component_rank = " ".join(
         f"WHEN '{name}' THEN {index}" for index, name in enumerate(lookup_rules.COMPONENTS)
@@ -378,15 +340,15 @@ def _snapshot_sql(sparse: bool) -> str:
             """',"k":[' || coalesce(k.marks, '') || ']}'""",
         ]
     )
-    columns = ", ".join(quote(c) for c in _COPY_COLUMNS)
+    columns = ", ".join(quote(c) for c in _ROW_COLUMNS)
     return (
-        f"INSERT INTO {quote(PublishedResult._meta.db_table)} ({columns}) "  # noqa: S608 - names from the models
+        f"INSERT INTO {table[PublishedResult]} ({columns}) "  # noqa: S608 - names from the models
         "SELECT %(publication)s, r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), "
         "c.birth_date, r.continuous_average, r.regional_average, r.national_average, "
         "r.general_average, r.decision, coalesce(r.mention, ''), "
         f"{payload} "
-        f"FROM {quote(ComputedResult._meta.db_table)} AS r "
-        f"JOIN {quote(Candidate._meta.db_table)} AS c ON c.id = r.candidate_id "
+        f"FROM {table[ComputedResult]} AS r "
+        f"JOIN {table[Candidate]} AS c ON c.id = r.candidate_id "
         f"LEFT JOIN (SELECT id, to_json(code)::text AS q FROM {table[Track]}) AS t "
         "ON t.id = c.track_id "
         f"LEFT JOIN ({marks}) AS k ON k.candidate_id = r.candidate_id "
@@ -413,22 +375,22 @@ def _candidate_ranges(computation: Computation, batch_size: int) -> Iterator[tup
         yield first, last, last - first + 1 > 2 * covered
 
 
+class _Returned(NamedTuple):
+    """What _snapshot_sql returns of each row: enough for the cache keys (snapshot.items_for)."""
+
+    candidate_id: int
+    massar_code: str
+    cnie_number: str
+    birth_date: datetime.date
+    payload: str
+
+
 def _cache_batch(store, ns: str, key: bytes, rows: list[tuple], digest) -> None:
-    rows.sort()  # by candidate: the digest's order
-    items: list[tuple[str, str]] = []
-    for _candidate, massar, cnie, birth, payload in rows:
-        digest.update(payload.encode())
+    returned = sorted(map(_Returned._make, rows))  # by candidate: the digest's order
+    for row in returned:
+        digest.update(row.payload.encode())
         digest.update(b"\n")
-        massar_digest = lookup_rules.lookup_digest(key, lookup_rules.MASSAR, massar, birth)
-        items.append((massar_digest, payload))
-        if cnie:
-            items.append(
-                (
-                    lookup_rules.lookup_digest(key, lookup_rules.CNIE, cnie, birth),
-                    lookup_rules.alias_value(massar_digest),
-                )
-            )
-    store.put_entries(ns, items)
+    store.put_entries(ns, snapshot.items_for(((row, row.payload) for row in returned), key))
 
 
 def write_snapshot_in_database(

@@ -803,7 +803,8 @@ def result_for_candidate(candidate, now: float | None = None) -> Outcome:
 
 
 def items_for(rows: Iterable, key: bytes | None = None) -> list[tuple[str, str]]:
-    """Cache items for (SnapshotRow, payload) pairs."""
+    """Cache items for (row, payload) pairs; a row has the identifiers and the birth date
+    (lookup.Identified: a SnapshotRow, a PublishedResult, what the publication's SQL returns)."""
     key = lookup_key() if key is None else key
     items: list[tuple[str, str]] = []
     for row, payload in rows:
