@@ -380,6 +380,19 @@ RESULTS_LOOKUP_ADDRESS_WINDOW_SECONDS = env_int(
 )
 # The pointer to the live publications is rebuilt from the database at least this often.
 RESULTS_POINTER_TTL_SECONDS = env_int("RESULTS_POINTER_TTL_SECONDS", 300, minimum=1)
+# The host's own replica of the published results (results.replica): each application host
+# answers public lookups from a read-only file of the live publications and counts the limits
+# in shared memory, with no network round trip per lookup. The limits then hold per host: put
+# the hosts behind a load balancer that sends an address to one host (deploy/nginx.conf), and a
+# code may be tried at most (number of hosts) x RESULTS_LOOKUP_FAILURES_PER_CODE times a window.
+RESULTS_LOOKUP_REPLICA = env_bool("RESULTS_LOOKUP_REPLICA", False)
+RESULTS_REPLICA_DIR = Path(env_str("RESULTS_REPLICA_DIR", str(VAR_DIR / "results-replica")))
+# How often a process re-reads the live pointer and the corrections (a correction or a
+# withdrawal shows within this delay; the moment of a publication is exact regardless).
+RESULTS_REPLICA_REFRESH_MS = env_int("RESULTS_REPLICA_REFRESH_MS", 1000, minimum=0)
+# Web processes build a missing replica file themselves, in the background (else only
+# `manage.py build_results_replica` does, and lookups read the shared cache meanwhile).
+RESULTS_REPLICA_AUTO_BUILD = env_bool("RESULTS_REPLICA_AUTO_BUILD", True)
 # Candidates per batch when a publication is prepared (rows written, cache entries set).
 RESULTS_PUBLICATION_BATCH = env_int("RESULTS_PUBLICATION_BATCH", 5000, minimum=1)
 # The snapshot lives in the default cache: the local-memory cache of the embedded default must

@@ -21,8 +21,14 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), Redis on 127.0.0.1:63
    as behind a load balancer; the per-code limit is the default:
    (a) /bench/hello            a bare WSGI "hello" on the same server and workers
    (b) /bench/orm-lookup       a straightforward Django view doing the lookup with the ORM
-   (c) /results/api/lookup     our lookup, rate-limited, served from the Redis snapshot
-5. repeats (a, b, c) for a few rounds (other work on the machine makes single runs noisy) and
+   (c) /results/api/lookup     our lookup, rate-limited, as production serves it on results
+                               day: from the host's replica (results.replica, written by
+                               `manage.py build_results_replica` before the server starts,
+                               timed), limits counted on the host
+   (d) /results/api/lookup     the same lookup through the shared cache instead (one Redis
+                               round trip; limits exact across hosts), on a second server with
+                               RESULTS_LOOKUP_REPLICA=false: for comparison, not judged
+5. repeats (a, b, c, d) for a few rounds (other work on the machine makes single runs noisy) and
    prints each run, the medians of requests/s, p50 and p99, and the ratios c/a and c/b.
 
 Targets (DESIGN §6): c/a >= 0.5, c/b >= 10, p99 < 100 ms at 256 connections.
@@ -48,8 +54,9 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
+# The project's apps before bench/ (whose convocations.py, diplomas.py, ... would shadow them),
+# bench/ still on the path for results_day_settings and results_day_urls.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if p not in (str(ROOT), str(BENCH))), str(BENCH)]
 
 SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/5"
@@ -57,6 +64,7 @@ TARGETS = (
     ("a", "hello", "/bench/hello"),
     ("b", "ORM view", "/bench/orm-lookup"),
     ("c", "our lookup", "/results/api/lookup"),
+    ("d", "via Redis", "/results/api/lookup"),
 )
 
 
@@ -128,7 +136,23 @@ def _environment(database: str, var_dir: str) -> dict[str, str]:
         # Results day is measured alone: the diplomas are issued by their own benchmark.
         "DIPLOMAS_AUTO_ISSUE": "false",
         "DJANGO_SETTINGS_MODULE": "results_day_settings",
+        **_replica_environment(var_dir),
     }
+
+
+def _replica_environment(var_dir: str) -> dict[str, str]:
+    return {"RESULTS_LOOKUP_REPLICA": "true", "RESULTS_REPLICA_DIR": f"{var_dir}/replica"}
+
+
+def write_replica(var_dir: str) -> None:
+    """What a deployment does on each application host before the moment: write the replica of
+    the live publications (timed; web processes would otherwise write it on first need)."""
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("build_results_replica", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    size = sum(p.stat().st_size for p in Path(var_dir, "replica").glob("*.sqlite3"))
+    print(f"host replica written in {time.perf_counter() - started:.1f} s ({size / 1e6:,.0f} MB)")
 
 
 RESULTS_SQL = """
@@ -318,8 +342,8 @@ def _refusals_explained(result: dict, invalid_share: float) -> bool:
 
 
 def check_refusals(runs: dict[str, list[dict]], invalid_share: float) -> None:
-    for letter in ("b", "c"):
-        for number, result in enumerate(runs[letter], 1):
+    for letter in ("b", "c", "d"):
+        for number, result in enumerate(runs.get(letter, []), 1):
             if not _refusals_explained(result, invalid_share):
                 sys.exit(
                     f"round {number} ({letter}): {result['non2xx']:,} of {result['requests']:,}"
@@ -356,6 +380,8 @@ def main() -> None:
         env = json.loads(state.read_text())
         # The state may come from bench/results_day_nginx.py, which trusts two proxies.
         env["TRUSTED_PROXY_COUNT"] = "1"
+        env["BAC_VAR_DIR"] = var_dir
+        env.update(_replica_environment(var_dir))
     os.environ.update(env)
     if not args.reuse:
         _recreate_database(args.database)
@@ -368,7 +394,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    server = None
+    server = shared_server = None
     try:
         if not args.reuse:
             _seed_and_publish(args.candidates)
@@ -385,9 +411,13 @@ def main() -> None:
         pairs = Path(var_dir) / "pairs.csv"
         valid, invalid = _write_pairs(pairs, args.pairs)
         print(f"wrk pairs: {len(valid):,} valid, {len(invalid):,} invalid")
+        write_replica(var_dir)
         connection.close()
 
         server = _start_server(env, args.port, args.workers)
+        shared_env = {**env, "RESULTS_LOOKUP_REPLICA": "false", "BAC_VAR_DIR": f"{var_dir}/d"}
+        Path(shared_env["BAC_VAR_DIR"]).mkdir()
+        shared_server = _start_server(shared_env, args.port + 1, args.workers)
         status, body = _post(
             args.port,
             "/results/api/lookup",
@@ -413,8 +443,9 @@ def main() -> None:
         runs: dict[str, list[dict]] = {letter: [] for letter, _label, _path in TARGETS}
         for round_number in range(1, args.rounds + 1):
             for letter, label, path in TARGETS:
-                _wrk(args.port, path, pairs, args, args.warmup)
-                result = _wrk(args.port, path, pairs, args, args.duration)
+                port = args.port + 1 if letter == "d" else args.port
+                _wrk(port, path, pairs, args, args.warmup)
+                result = _wrk(port, path, pairs, args, args.duration)
                 runs[letter].append(result)
                 print(
                     f"  round {round_number} ({letter}) {label:<11} {result['rps']:9,.0f} req/s   "
@@ -431,8 +462,12 @@ def main() -> None:
                 f"({letter}) {label:<11} {result['rps']:9,.0f} req/s   p50 {result['p50']:7.2f} ms   "
                 f"p99 {result['p99']:7.2f} ms"
             )
-        a, b, c = measured["a"], measured["b"], measured["c"]
+        a, b, c, d = measured["a"], measured["b"], measured["c"], measured["d"]
         ratio_a, ratio_b = c["rps"] / a["rps"], c["rps"] / b["rps"]
+        print(
+            f"(d) through the shared cache, for comparison: d/a = {d['rps'] / a['rps']:.2f}, "
+            f"d/b = {d['rps'] / b['rps']:.1f}, p99 {d['p99']:.1f} ms"
+        )
         print(f"c/a = {ratio_a:.2f}   (target >= 0.5: {'PASS' if ratio_a >= 0.5 else 'FAIL'})")
         print(f"c/b = {ratio_b:.1f}   (target >= 10: {'PASS' if ratio_b >= 10 else 'FAIL'})")
         print(
@@ -440,9 +475,10 @@ def main() -> None:
             f"(target < 100 ms: {'PASS' if c['p99'] < 100 else 'FAIL'})"
         )
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        for running in (server, shared_server):
+            if running is not None:
+                os.killpg(running.pid, signal.SIGTERM)
+                running.wait(timeout=30)
         connection.close()
         if not args.keep:
             _drop_database(args.database)

@@ -111,6 +111,7 @@ def main() -> None:
     if args.reuse:  # the database may have been kept by bench/results_day.py (one proxy)
         env = json.loads(state.read_text())
         env["BAC_VAR_DIR"] = str(var_dir)
+        env.update(day._replica_environment(str(var_dir)))
     env["TRUSTED_PROXY_COUNT"] = "2"  # wrk as the load balancer, then nginx
     os.environ.update(env)
     if not args.reuse:
@@ -138,6 +139,7 @@ def main() -> None:
         pairs = var_dir / "pairs.csv"
         valid, invalid = day._write_pairs(pairs, args.pairs)
         day.forget_rate_limits()
+        day.write_replica(str(var_dir))
         connection.close()
         server = day._start_server(env, args.port, args.workers)
         nginx = _start_nginx(var_dir, args.port, args.nginx_port)

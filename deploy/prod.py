@@ -155,6 +155,8 @@ def environment(broker_url: str) -> dict[str, str]:
         "SECURE_HSTS_SECONDS": "0",
         # nginx, plus a load balancer in front of it if PROD_TRUSTED_PROXIES says so.
         "TRUSTED_PROXY_COUNT": os.environ.get("PROD_TRUSTED_PROXIES", "1"),
+        # Results day: lookups from this host's replica, limits counted on the host.
+        "RESULTS_LOOKUP_REPLICA": "true",
         "STATIC_ROOT": str(PROD / "static"),
         "MEDIA_ROOT": str(PROD / "media"),
         "STORAGE_BACKEND": "ops.storage.SafeFileSystemStorage",

@@ -30,6 +30,7 @@ import datetime
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -436,8 +437,9 @@ class LookupFastPath:
         )
         result = answer(params, client_address(_Meta(environ)), language)
         database = _default_database()
-        if database.connection is not None and not database.in_atomic_block:
-            # A cold cache made this request use the database: honour CONN_MAX_AGE as Django does.
+        if database.connection is not None and not database.in_atomic_block and _used(database):
+            # This request used the database (a cold cache, a replica's refresh) or the
+            # connection has outlived CONN_MAX_AGE: close what Django would close.
             close_old_connections()
         headers = list(result.headers)
         if secure and config.hsts:
@@ -445,6 +447,18 @@ class LookupFastPath:
         headers.append(("Content-Length", str(len(result.body))))
         start_response(f"{result.status} {_REASONS.get(result.status, '')}", headers)
         return [result.body]
+
+
+def _used(database) -> bool:
+    """Whether the connection may need closing after a fast-path request. Django checks every
+    connection after every request; most lookups never touch the database, and a worker that
+    served a Django page before keeps an open connection: checking it on each lookup would cost
+    more than the lookup's own work. With health checks on, Django marks a connection unchecked
+    when it runs these checks, and checked again once a query has used it."""
+    if not database.settings_dict.get("CONN_HEALTH_CHECKS"):
+        return True
+    close_at = database.close_at
+    return database.health_check_done or (close_at is not None and time.monotonic() >= close_at)
 
 
 def _replay(environ: dict, body: bytes) -> dict:

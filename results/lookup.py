@@ -234,15 +234,20 @@ class LivePublication:
     publish_at: float  # POSIX seconds
     sitting: str
     version: int
+    # What changes when one of its corrections is published or withdrawn ("" if it has none):
+    # a host's replica re-reads the corrections when it changes.
+    corrections: str = ""
 
 
 def build_pointer(session_id: int | None, live: Iterable[LivePublication]) -> dict[str, Any]:
-    """The pointer of a session: its live full publications, in the order the lookup tries them."""
+    """The pointer of a session: its live full publications, in the order the lookup tries them,
+    and the state of their corrections ("c", for the hosts' replicas)."""
     rank = {sitting: index for index, sitting in enumerate(SITTING_ORDER)}
     ordered = sorted(live, key=lambda p: (rank.get(p.sitting, len(rank)), -p.version))
     return {
         "s": session_id,
         "e": [[p.namespace, round(p.publish_at, 6), p.sitting] for p in ordered],
+        "c": {p.namespace: p.corrections for p in ordered if p.corrections},
     }
 
 

@@ -660,11 +660,12 @@ def withdraw_publication(publication: Publication, actor, reason: str) -> Public
                 )
             ],
         )
+        # The pointer says which corrections are live, for the hosts' replicas.
+        _after_commit_refresh(publication.session_id)
         if publication.kind == Kind.CORRECTION:
             base_id, candidate = publication.base_id, candidate_id
             transaction.on_commit(lambda: _restore_candidate(base_id, candidate), robust=True)
         else:
-            _after_commit_refresh(publication.session_id)
             pub_id = publication.pk
             transaction.on_commit(lambda: purge_publication_task.delay(pub_id), robust=True)
     return publication
@@ -797,6 +798,7 @@ def republish_candidate(
         ns = snapshot.namespace_of(base)
         items = snapshot.items_for([(row, payload)])
         transaction.on_commit(lambda: snapshot.get_store().put_entries(ns, items), robust=True)
+        _after_commit_refresh(candidate.session_id)  # the hosts' replicas read the correction
         _after_commit_notify(publication)
         transaction.on_commit(
             lambda: signals.result_republished.send(

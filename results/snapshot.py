@@ -42,12 +42,14 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.signals import setting_changed
 from django.db import transaction
+from django.db.models import Count, Max
 from django.dispatch import receiver
 from django.utils import timezone
 
 from bac.perthread import PerThread
 from identity.ratelimit import RateLimit, address_bucket
 
+from . import replica
 from .lookup import (
     ALIAS,
     MASSAR,
@@ -145,6 +147,16 @@ def code_limit() -> RateLimit:
             settings.RESULTS_LOOKUP_CODE_WINDOW_SECONDS,
         )
     return limit
+
+
+def failures_counted(subject: str, now: float | None = None) -> int:
+    """The failed lookups counted against a code (Query.subject) in the current window, where
+    the lookup counts them: the host's replica, or the shared counters."""
+    on_host = replica.current()
+    if on_host is not None:
+        window = code_limit()._window(clock() if now is None else now)[0]
+        return on_host.counters.count(replica.CODE, subject, window)
+    return code_limit().check(subject).count
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -554,18 +566,33 @@ def live_publications(session_id: int, now: float | None = None) -> list[LivePub
     rows = Publication.objects.filter(
         session_id=session_id, kind=Publication.Kind.FULL, status=Publication.Status.READY
     ).order_by("sitting", "-version")
-    live: list[LivePublication] = []
+    chosen = []
     done: set[str] = set()
     for publication in rows:
         if publication.sitting in done:
             continue
-        at = publication.publish_at.timestamp()
-        live.append(
-            LivePublication(namespace_of(publication), at, publication.sitting, publication.version)
-        )
-        if at <= now:
+        chosen.append(publication)
+        if publication.publish_at.timestamp() <= now:
             done.add(publication.sitting)
-    return live
+    corrections = {
+        row["base_id"]: f"{row['n']}.{row['last']}.{row['withdrawn'] or ''}"
+        for row in Publication.objects.filter(
+            base_id__in=[p.pk for p in chosen], kind=Publication.Kind.CORRECTION
+        )
+        .values("base_id")
+        .annotate(n=Count("pk"), last=Max("pk"), withdrawn=Max("withdrawn_at"))
+        .order_by()
+    }
+    return [
+        LivePublication(
+            namespace_of(p),
+            p.publish_at.timestamp(),
+            p.sitting,
+            p.version,
+            corrections.get(p.pk, ""),
+        )
+        for p in chosen
+    ]
 
 
 def settle(session_id: int, now: float) -> list[int]:
@@ -666,6 +693,9 @@ def lookup_public(query: Query, address: str, now: float | None = None) -> Outco
     """
     now = clock() if now is None else now
     digest = query_digest(lookup_key(), query)
+    on_host = replica.current()
+    if on_host is not None:
+        return on_host.lookup(query, digest, address, now)
     store = get_store()
     try:
         attempt = store.attempt(address, query, digest, LIVE_POINTER, now)
