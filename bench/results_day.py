@@ -151,7 +151,7 @@ def write_replica(var_dir: str) -> None:
 
     started = time.perf_counter()
     call_command("build_results_replica", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    size = sum(p.stat().st_size for p in Path(var_dir, "replica").glob("*.sqlite3"))
+    size = sum(p.stat().st_size for p in Path(var_dir, "replica").glob("*.replica"))
     print(f"host replica written in {time.perf_counter() - started:.1f} s ({size / 1e6:,.0f} MB)")
 
 

@@ -6,11 +6,10 @@ wrapped so that EVERY request, fast path included, gets a request id and is coun
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 
-from .context import accept_request_id, request_id
+from .context import REQUEST_ID_KEY, accept_request_id, request_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bac.settings")
 
@@ -33,14 +32,17 @@ class RequestContext:
 
     def __call__(self, environ, start_response):
         rid = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ["HTTP_X_REQUEST_ID"] = rid
+        environ["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID_KEY] = rid
         token = request_id.set(rid)
         started = time.perf_counter()
         status_code = ["500"]
 
         def start(status, headers, exc_info=None):
             status_code[0] = status[:3]
-            if not any(name.lower() == "x-request-id" for name, _value in headers):
+            # The results lookup's fast path puts it last (REQUEST_ID_KEY): no search then.
+            if not (headers and headers[-1][0] == "X-Request-ID") and not any(
+                name.lower() == "x-request-id" for name, _value in headers
+            ):
                 headers.append(("X-Request-ID", rid))
             return start_response(status, headers, exc_info)
 
@@ -52,23 +54,9 @@ class RequestContext:
                 method = environ.get("REQUEST_METHOD", "")
                 if method not in _METHODS:
                     method = "other"  # any token is a method: never a series per made-up one
-                _counter(view, method, status_code[0]).inc()
-                _histogram(view).observe(time.perf_counter() - started)
+                metrics.TALLY.count(view, method, status_code[0], time.perf_counter() - started)
             finally:
                 request_id.reset(token)
-
-
-# The labelled series, looked up once: prometheus_client's labels() validates and locks on
-# every call, which the results lookup would pay on each request. Bounded: views, methods and
-# statuses are few, but a client can send any method.
-@functools.lru_cache(maxsize=1024)
-def _counter(view: str, method: str, status: str):
-    return metrics.REQUESTS.labels(view, method, status)
-
-
-@functools.lru_cache(maxsize=256)
-def _histogram(view: str):
-    return metrics.LATENCY.labels(view)
 
 
 application = RequestContext(_django)

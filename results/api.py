@@ -52,6 +52,7 @@ from django.views.decorators.http import require_http_methods
 from bac.perthread import PerThread
 from exams.models import Component
 from identity.ratelimit import client_address
+from ops.context import REQUEST_ID_KEY
 
 from .lookup import Labels, parse_query, present
 from .models import Decision, Mention, Sitting
@@ -445,6 +446,9 @@ class LookupFastPath:
         if secure and config.hsts:
             headers.append(("Strict-Transport-Security", config.hsts))
         headers.append(("Content-Length", str(len(result.body))))
+        rid = environ.get(REQUEST_ID_KEY)
+        if rid:
+            headers.append(("X-Request-ID", rid))  # last: ops.wsgi then need not look for it
         start_response(f"{result.status} {_REASONS.get(result.status, '')}", headers)
         return [result.body]
 

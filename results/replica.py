@@ -196,14 +196,10 @@ def _rows_of(publication) -> Iterator[tuple[Any, str]]:
 def write_replica(publication, directory: Path, key: bytes | None = None) -> Path:
     """Write a full publication's replica file (its own rows, not its corrections) and put it in
     place whole; returns its path."""
-    from .models import PublishedResult
-
     items_for, namespace_of = snapshot.items_for, snapshot.namespace_of
     directory.mkdir(parents=True, exist_ok=True)
     final = replica_path(directory, namespace_of(publication))
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}")
-    # At most two entries a candidate: by Massar code, and by CNIE number (an alias).
-    capacity = 2 * PublishedResult.objects.filter(publication=publication).count()
 
     def items() -> Iterator[tuple[str, str]]:
         batch: list[tuple[Any, str]] = []
@@ -215,7 +211,7 @@ def write_replica(publication, directory: Path, key: bytes | None = None) -> Pat
         yield from items_for(batch, key)
 
     try:
-        replica_file.write(partial, items(), capacity)
+        replica_file.write(partial, items())
         os.chmod(partial, 0o600)
         os.replace(partial, final)
     except BaseException:

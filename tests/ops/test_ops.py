@@ -273,9 +273,40 @@ def test_a_made_up_method_never_makes_a_series_of_its_own(db):
             "wsgi.input": io.BytesIO(),
         }
         b"".join(application(environ, start_response))
+    metrics.TALLY.flush()
     methods = {
         sample.labels["method"]
         for family in metrics.REQUESTS.collect()
         for sample in family.samples
     }
     assert "other" in methods and not methods & {"BREW", "X" * 40}
+
+
+def test_requests_tallied_in_memory_reach_the_metrics_as_if_each_was_observed():
+    from ops import metrics
+
+    for seconds in (0.001, 0.002, 0.003, 0.7, 20.0):
+        metrics.TALLY.count("tests:tally", "GET", "200", seconds)
+    metrics.TALLY.count("tests:tally", "POST", "429", 0.001)
+    metrics.TALLY.flush()
+    latency = {
+        (sample.name, sample.labels.get("le")): sample.value
+        for family in metrics.LATENCY.collect()
+        for sample in family.samples
+        if sample.labels.get("view") == "tests:tally"
+    }
+    bucket = "bac_http_request_duration_seconds_bucket"
+    assert latency[(bucket, "0.002")] == 3  # 0.001 twice and 0.002: "le" includes the bound
+    assert latency[(bucket, "0.005")] == 4
+    assert latency[(bucket, "1.0")] == 5
+    assert latency[(bucket, "10.0")] == 5
+    assert latency[(bucket, "+Inf")] == 6
+    assert latency[("bac_http_request_duration_seconds_count", None)] == 6
+    assert latency[("bac_http_request_duration_seconds_sum", None)] == pytest.approx(20.707)
+    requests = {
+        (sample.labels["method"], sample.labels["status"]): sample.value
+        for family in metrics.REQUESTS.collect()
+        for sample in family.samples
+        if sample.labels.get("view") == "tests:tally" and sample.name.endswith("_total")
+    }
+    assert requests == {("GET", "200"): 5, ("POST", "429"): 1}

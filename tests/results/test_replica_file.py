@@ -15,55 +15,55 @@ values = st.text(min_size=0, max_size=300)
 
 
 @settings(max_examples=60, deadline=None)
-@given(items=st.lists(st.tuples(digests, values), max_size=300), probes=st.lists(digests))
+@given(
+    items=st.lists(st.tuples(digests, values), max_size=300),
+    probes=st.lists(digests),
+    bucket=st.sampled_from([128, 512, 4096]),
+)
 def test_every_digest_finds_its_last_value_and_no_other_digest_finds_anything(
-    tmp_path_factory, items, probes
+    tmp_path_factory, items, probes, bucket
 ):
     path = tmp_path_factory.mktemp("replica") / "p.replica"
     expected = dict(items)
-    assert write(path, items, capacity=len(items)) == len(expected)
-    mapped = ReplicaFile(path)
+    assert write(path, items, bucket) == len(expected)
+    opened = ReplicaFile(path)
     try:
         for digest, value in expected.items():
-            assert mapped.get(digest) == value
+            assert opened.get(digest) == value
         for digest in probes:
-            assert mapped.get(digest) == expected.get(digest)
+            assert opened.get(digest) == expected.get(digest)
     finally:
-        mapped.close()
+        opened.close()
 
 
-def test_digests_sharing_a_slot_and_a_fingerprint_are_told_apart(tmp_path):
-    # Same first 64 bits (slot and fingerprint), different ends: only the full compare differs.
-    first = "ab" * 8 + "00" * 12
-    second = "ab" * 8 + "11" * 12
-    write(tmp_path / "p.replica", [(first, "one"), (second, "two")], capacity=2)
-    mapped = ReplicaFile(tmp_path / "p.replica")
-    assert (mapped.get(first), mapped.get(second), mapped.get("ab" * 8 + "22" * 12)) == (
-        "one",
-        "two",
-        None,
-    )
-    mapped.close()
+def test_full_buckets_and_large_values_are_still_found(tmp_path):
+    # 128-byte buckets hold 3 entries at most: most overflow; values over 62 bytes go after them.
+    keys = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(3000)]  # noqa: S324
+    items = [(k, k[: i % 40] * (1 + i % 7)) for i, k in enumerate(keys)]
+    write(tmp_path / "p.replica", items, 128)
+    opened = ReplicaFile(tmp_path / "p.replica")
+    data = (tmp_path / "p.replica").read_bytes()
+    flags = [data[HEADER + 128 * i + 2] for i in range(opened.buckets)]
+    assert sum(flags) > 100  # many buckets sent entries on to the next one
+    assert all(opened.get(k) == v for k, v in items)
+    assert opened.get("ff" * 20) is None
+    opened.close()
 
 
-def test_a_table_filled_to_its_capacity_still_answers(tmp_path):
-    keys = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(5000)]  # noqa: S324
-    write(tmp_path / "p.replica", ((k, k[:7]) for k in keys), capacity=5000)
-    mapped = ReplicaFile(tmp_path / "p.replica")
-    assert all(mapped.get(k) == k[:7] for k in keys)
-    mapped.close()
-
-
-def test_more_entries_than_announced_are_refused(tmp_path):
-    items = [(f"{i:040x}", "x") for i in range(3)]
-    with pytest.raises(ReplicaFileError, match="more than the 2"):
-        write(tmp_path / "p.replica", items, capacity=2)
+def test_a_digest_spanning_two_entries_is_not_an_entry(tmp_path):
+    # The directory holds [digest, offset, length] rows: bytes across two rows never count.
+    first, second = "ab" * 20, "cd" * 20
+    write(tmp_path / "p.replica", [(first, "x"), (second, "y")])
+    opened = ReplicaFile(tmp_path / "p.replica")
+    straddling = (bytes.fromhex(first)[10:] + bytes.fromhex(second)[:10]).hex()
+    assert (opened.get(first), opened.get(second), opened.get(straddling)) == ("x", "y", None)
+    opened.close()
 
 
 def test_a_damaged_or_foreign_file_is_refused(tmp_path):
-    write(tmp_path / "p.replica", [("aa" * 20, "x")], capacity=1)
+    write(tmp_path / "p.replica", [("aa" * 20, "x")])
     data = (tmp_path / "p.replica").read_bytes()
-    (tmp_path / "short").write_bytes(data[:100])
+    (tmp_path / "short").write_bytes(data[:10])
     (tmp_path / "foreign").write_bytes(b"SQLite format 3\0" + data[16:])
     (tmp_path / "truncated").write_bytes(data[: HEADER + 16])
     for name in ("short", "foreign", "truncated"):
