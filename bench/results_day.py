@@ -141,7 +141,14 @@ def _environment(database: str, var_dir: str) -> dict[str, str]:
 
 
 def _replica_environment(var_dir: str) -> dict[str, str]:
-    return {"RESULTS_LOOKUP_REPLICA": "true", "RESULTS_REPLICA_DIR": f"{var_dir}/replica"}
+    # On a tmpfs, as docs/deployment.md advises: a disk file's pages may leave the page cache
+    # (this machine's hypervisor reclaims it), and a lookup would then wait for the disk.
+    shm = Path("/dev/shm")  # noqa: S108 (the name below is mkdtemp's, unguessable)
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(var_dir)
+    return {
+        "RESULTS_LOOKUP_REPLICA": "true",
+        "RESULTS_REPLICA_DIR": str(base / f"bac-bench-replica-{Path(var_dir).name}"),
+    }
 
 
 def write_replica(var_dir: str) -> None:
@@ -151,7 +158,7 @@ def write_replica(var_dir: str) -> None:
 
     started = time.perf_counter()
     call_command("build_results_replica", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    size = sum(p.stat().st_size for p in Path(var_dir, "replica").glob("*.replica"))
+    size = sum(p.stat().st_size for p in Path(os.environ["RESULTS_REPLICA_DIR"]).glob("*.replica"))
     print(f"host replica written in {time.perf_counter() - started:.1f} s ({size / 1e6:,.0f} MB)")
 
 
@@ -483,6 +490,7 @@ def main() -> None:
         if not args.keep:
             _drop_database(args.database)
         shutil.rmtree(var_dir, ignore_errors=True)
+        shutil.rmtree(env["RESULTS_REPLICA_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -200,6 +200,7 @@ def main() -> None:
         if not args.keep:
             day._drop_database(args.database)
         shutil.rmtree(var_dir, ignore_errors=True)
+        shutil.rmtree(env["RESULTS_REPLICA_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

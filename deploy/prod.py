@@ -157,6 +157,13 @@ def environment(broker_url: str) -> dict[str, str]:
         "TRUSTED_PROXY_COUNT": os.environ.get("PROD_TRUSTED_PROXIES", "1"),
         # Results day: lookups from this host's replica, limits counted on the host.
         "RESULTS_LOOKUP_REPLICA": "true",
+        # In memory (tmpfs) where the machine has one: a lookup never waits for the disk.
+        # (results.replica refuses a directory that is not ours alone.)
+        "RESULTS_REPLICA_DIR": str(
+            Path(f"/dev/shm/bac-prod-replica-{os.getuid()}")  # noqa: S108
+            if Path("/dev/shm").is_dir()  # noqa: S108
+            else PROD / "replica"
+        ),
         "STATIC_ROOT": str(PROD / "static"),
         "MEDIA_ROOT": str(PROD / "media"),
         "STORAGE_BACKEND": "ops.storage.SafeFileSystemStorage",

@@ -35,6 +35,7 @@ import logging
 import mmap
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -54,6 +55,24 @@ logger = logging.getLogger(__name__)
 
 _NAMESPACE = re.compile(r"\d+\.[0-9a-z]+")
 FILE_SUFFIX = ".replica"
+
+
+class ReplicaDirectoryError(RuntimeError):
+    """RESULTS_REPLICA_DIR is not a directory of this user's alone."""
+
+
+def own_directory(path: Path) -> Path:
+    """`path`, created if need be (mode 0700), once checked to be a directory that only this
+    user can write to: it may sit in a shared tmpfs such as /dev/shm, where another user could
+    have made it first to feed the lookup results or read its counters."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ReplicaDirectoryError(
+            f"{path} must be a directory owned by this user and writable by it alone"
+        )
+    return path
+
 
 # --- the counters -------------------------------------------------------------------------------
 
@@ -75,7 +94,7 @@ class Counters:
     SIZE = (HEADER_WORDS + 2 * _REGION) * 4
 
     def __init__(self, path: Path, secret: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        own_directory(path.parent)
         self.path = path
         # Keyed hashes: nobody can craft codes or addresses that share a victim's counters.
         self.secret = hashlib.blake2b(secret, person=b"bac-limits").digest()[:32]
@@ -197,7 +216,7 @@ def write_replica(publication, directory: Path, key: bytes | None = None) -> Pat
     """Write a full publication's replica file (its own rows, not its corrections) and put it in
     place whole; returns its path."""
     items_for, namespace_of = snapshot.items_for, snapshot.namespace_of
-    directory.mkdir(parents=True, exist_ok=True)
+    own_directory(directory)
     final = replica_path(directory, namespace_of(publication))
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}")
 
@@ -228,7 +247,7 @@ def build_missing(namespaces: Iterable[str], directory: Path) -> list[Path]:
     namespace_of, publication_id_of = snapshot.namespace_of, snapshot.publication_id_of
 
     written: list[Path] = []
-    directory.mkdir(parents=True, exist_ok=True)
+    own_directory(directory)
     for ns in namespaces:
         if not _NAMESPACE.fullmatch(ns) or replica_path(directory, ns).exists():
             continue

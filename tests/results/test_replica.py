@@ -294,3 +294,17 @@ def test_the_fast_path_reads_the_replica(results, candidate_a, clock, on_host):
     cache.clear()
     reply = post_json({"massar_code": candidate_a.massar_code, "birth_date": BIRTH})
     assert reply.status_code == 200 and reply.json()["result"]["general_average"] == "14.25"
+
+
+def test_the_replica_directory_must_be_this_users_alone(tmp_path):
+    mine = replica.own_directory(tmp_path / "mine")
+    assert oct(mine.stat().st_mode)[-3:] == "700"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(replica.ReplicaDirectoryError):
+        replica.own_directory(shared)
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(replica.ReplicaDirectoryError):
+        replica.own_directory(tmp_path / "link")
