@@ -383,7 +383,7 @@ RESULTS_POINTER_TTL_SECONDS = env_int("RESULTS_POINTER_TTL_SECONDS", 300, minimu
 # The host's own replica of the published results (results.replica): each application host
 # answers public lookups from a read-only file of the live publications and counts the limits
 # in shared memory, with no network round trip per lookup. The limits then hold per host: put
-# the hosts behind a load balancer that sends an address to one host (deploy/nginx.conf), and a
+# the hosts behind a load balancer that sends an address to one host (docs/deployment.md), and a
 # code may be tried at most (number of hosts) x RESULTS_LOOKUP_FAILURES_PER_CODE times a window.
 RESULTS_LOOKUP_REPLICA = env_bool("RESULTS_LOOKUP_REPLICA", False)
 RESULTS_REPLICA_DIR = Path(env_str("RESULTS_REPLICA_DIR", str(VAR_DIR / "results-replica")))

@@ -2,28 +2,28 @@
 
 With RESULTS_LOOKUP_REPLICA on, a public lookup makes no network round trip at all:
 
-* the live publications' entries are read from an immutable hash table per publication on the
-  host's disk (results.replica_file, `<ns>.replica` in RESULTS_REPLICA_DIR), opened into memory
-  and shared by the host's processes through the page cache, built once from the database
-  snapshot (by
-  `manage.py build_results_replica`, or in the background by the first web process that needs
-  it; the shared cache answers until the file is in place, renamed there whole);
+* the live publications' entries are read from an immutable hash table per publication
+  (results.replica_file, `<ns>.replica` in RESULTS_REPLICA_DIR, best on a tmpfs), one read per
+  lookup, shared by the host's processes through the kernel; a file is written once from the
+  database snapshot (by `manage.py build_results_replica`, or in the background by the first
+  web process that needs it: the shared cache answers until the file is in place, renamed there
+  whole);
 * corrections published since (one candidate each, rare) are held in memory on top of it,
-  re-read from the database when the set of corrections changes;
+  re-read from the database when the live pointer says they changed;
 * the live pointer (which publications are public from which moment) is re-read every
   RESULTS_REPLICA_REFRESH_MS; the switch at a publication's moment stays a comparison with the
   clock on every request, so it is exact to the second whatever the delay;
-* the per-address and per-code limits are counted in one memory-opened file shared by every
+* the per-address and per-code limits are counted in one memory-mapped file shared by every
   process of the host, under a file lock: a count-min sketch per limit (two rows of 2^20
   counters, keyed hashes, conservative update), reset when its window turns. Such a sketch never
   counts less than the truth: a collision can only make a limit bite early, and with 2^20
   counters per row that takes hundreds of thousands of attempts in one window.
 
 The trade-off, chosen for results day: the limits hold per host. Behind a load balancer that
-sends each address to one host (deploy/nginx.conf hashes the client address), the per-address
-limit is exact; a code can be tried at most (hosts) x RESULTS_LOOKUP_FAILURES_PER_CODE times per
-window. The shared-cache lookup (results.snapshot, one Redis round trip) counts exactly across
-hosts, at about twice the cost per lookup.
+sends each address to one host (docs/deployment.md, "Results day"), the per-address limit is
+exact; a code can be tried at most (hosts) x RESULTS_LOOKUP_FAILURES_PER_CODE times per window.
+The shared-cache lookup (results.snapshot, one Redis round trip) counts exactly across hosts, at
+a higher cost per lookup (bench/results_day.py measures both).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ WIDTH_BITS = 20
 WIDTH = 1 << WIDTH_BITS
 _MASK = WIDTH - 1
 HEADER_WORDS = 16  # word 0: magic; words 1 + kind: the window each kind's counts belong to
-_MAGIC = 0xBAC0_0001
+_MAGIC = 0xBAC0_0002
 _REGION = DEPTH * WIDTH
 
 ALLOWED, LIMITED_ADDRESS, LIMITED_CODE = 0, 1, 2
@@ -97,7 +97,9 @@ class Counters:
         own_directory(path.parent)
         self.path = path
         # Keyed hashes: nobody can craft codes or addresses that share a victim's counters.
-        self.secret = hashlib.blake2b(secret, person=b"bac-limits").digest()[:32]
+        key = hashlib.blake2b(secret, person=b"bac-limits").digest()[:32]
+        # Keyed once: a copy of the keyed state costs less than keying each hash.
+        self._keyed = hashlib.blake2b(digest_size=8, key=key)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         try:
@@ -106,7 +108,8 @@ class Counters:
                 os.ftruncate(self.fd, self.SIZE)  # zeroes
             self.map = mmap.mmap(self.fd, self.SIZE, mmap.MAP_SHARED)
             self.words = memoryview(self.map).cast("I")
-            if self.words[0] != _MAGIC:
+            if self.words[0] != _MAGIC:  # new, or another layout's: start from zero
+                self.map[:] = bytes(self.SIZE)
                 self.words[0] = _MAGIC
         finally:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -117,12 +120,11 @@ class Counters:
         os.close(self.fd)
 
     def _slots(self, kind: int, key: str) -> tuple[int, int]:
-        digest = hashlib.blake2b(key.encode(), digest_size=8, key=self.secret).digest()
+        hashed = self._keyed.copy()
+        hashed.update(key.encode())
+        bits = int.from_bytes(hashed.digest(), "little")
         base = HEADER_WORDS + kind * _REGION
-        return (
-            base + (int.from_bytes(digest[:4], "little") & _MASK),
-            base + WIDTH + (int.from_bytes(digest[4:], "little") & _MASK),
-        )
+        return base + (bits & _MASK), base + WIDTH + ((bits >> 32) & _MASK)
 
     def _turn(self, kind: int, window: int) -> None:
         """Under the lock: start the kind's new window (its counts start from zero)."""
@@ -299,7 +301,7 @@ class Replica:
         self.directory = directory
         self.refresh_seconds = refresh_seconds
         self.auto_build = auto_build
-        self.counters = Counters(directory / "lookup-limits.v1", snapshot.lookup_key())
+        self.counters = Counters(directory / "lookup-limits.v2", snapshot.lookup_key())
         self._lock = threading.RLock()
         self._pointer: dict[str, Any] = {"e": []}
         self._pointer_until = 0.0  # monotonic
@@ -337,7 +339,7 @@ class Replica:
         self._refresh_corrections(pointer)
         if pointer != self._pointer:
             remove_stale(self.directory, set(namespaces))
-            # Unopened once no reader holds them any more.
+            # Closed once no reader holds them any more (ReplicaFile.__del__).
             self._files = {ns: f for ns, f in self._files.items() if ns in namespaces}
         self._forget_files()
         self._pointer = pointer
@@ -405,8 +407,8 @@ class Replica:
             return self._files[ns]
 
     def _forget_files(self) -> None:
-        """Look again for files (one may have been written or removed): the opened ones stay
-        valid until unopened, even removed, so readers in other threads are safe."""
+        """Look again for the files not found before (one may have been written since); the open
+        ones stay open (a removed file stays readable while open)."""
         self._files = {ns: opened for ns, opened in self._files.items() if opened is not None}
 
     def entry(self, ns: str, digest: str) -> Any:
