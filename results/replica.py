@@ -286,12 +286,20 @@ def remove_stale(directory: Path, keep: set[str]) -> list[str]:
         if _NAMESPACE.fullmatch(ns) and ns not in keep:
             path.unlink(missing_ok=True)
             removed.append(ns)
+    # Files a process died writing (a writer renames its file within a minute or so).
+    for path in directory.glob(f".*{FILE_SUFFIX}.*"):
+        try:
+            if time.time() - path.stat().st_mtime > 3600:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
     return removed
 
 
 # --- the lookup ---------------------------------------------------------------------------------
 
 _MISSING = object()
+BUILD_RETRY_SECONDS = 60
 
 
 class Replica:
@@ -309,6 +317,7 @@ class Replica:
         self._overlay: dict[str, dict[str, str]] = {}
         self._files: dict[str, replica_file.ReplicaFile | None] = {}
         self._building: threading.Thread | None = None
+        self._build_again_at = 0.0
 
     def close(self) -> None:
         self.counters.close()
@@ -371,6 +380,8 @@ class Replica:
     def _build_in_background(self, namespaces: list[str]) -> None:
         if self._building is not None and self._building.is_alive():
             return
+        if time.monotonic() < self._build_again_at:
+            return  # the last attempt failed: not again at once (it reads every row)
 
         def build() -> None:
             from django.db import connections
@@ -379,6 +390,7 @@ class Replica:
                 build_missing(namespaces, self.directory)
             except Exception:
                 logger.exception("results replica: writing %s failed", namespaces)
+                self._build_again_at = time.monotonic() + BUILD_RETRY_SECONDS
             finally:
                 connections.close_all()
                 self._forget_files()
@@ -504,13 +516,24 @@ def current() -> Replica | None:
         return _REPLICA[0]
     if not settings.RESULTS_LOOKUP_REPLICA:
         return None
-    replica = Replica(
-        Path(settings.RESULTS_REPLICA_DIR),
-        settings.RESULTS_REPLICA_REFRESH_MS / 1000,
-        settings.RESULTS_REPLICA_AUTO_BUILD,
-    )
+    try:
+        replica = Replica(
+            Path(settings.RESULTS_REPLICA_DIR),
+            settings.RESULTS_REPLICA_REFRESH_MS / 1000,
+            settings.RESULTS_REPLICA_AUTO_BUILD,
+        )
+    except (OSError, ReplicaDirectoryError):
+        # Lookups go on through the shared cache: slower, never down for this.
+        now = time.monotonic()
+        if now >= _UNAVAILABLE_LOGGED[0]:
+            logger.exception("results replica unavailable: lookups use the shared cache")
+            _UNAVAILABLE_LOGGED[0] = now + 60
+        return None
     _REPLICA.append(replica)
     return replica
+
+
+_UNAVAILABLE_LOGGED = [0.0]
 
 
 # A forked child (a gunicorn worker) makes its own: its own file descriptors, locks and thread.

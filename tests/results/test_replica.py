@@ -21,7 +21,6 @@ from results.snapshot import (
     LIMITED,
     NOT_FOUND,
     NOT_PUBLISHED,
-    Store,
     failures_counted,
     get_store,
     lookup_key,
@@ -182,9 +181,10 @@ def test_without_its_file_the_host_answers_from_the_shared_cache_then_from_the_f
     publish(results, clock.now)
     refreshed()
     reads = []
-    original = Store.fetch
+    store_class = type(get_store())
+    original = store_class.fetch
     monkeypatch.setattr(
-        type(get_store()), "fetch", lambda self, *a: reads.append(a) or original(self, *a)
+        store_class, "fetch", lambda self, *a: reads.append(a) or original(self, *a)
     )
     assert lookup_public(massar(candidate_a), "192.0.2.1").status == FOUND
     assert len(reads) == 1
@@ -308,3 +308,38 @@ def test_the_replica_directory_must_be_this_users_alone(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "target")
     with pytest.raises(replica.ReplicaDirectoryError):
         replica.own_directory(tmp_path / "link")
+
+
+def test_an_unusable_replica_directory_leaves_lookups_to_the_shared_cache(
+    results, candidate_a, clock, settings, tmp_path
+):
+    publish(results, clock.now)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not ours alone: refused
+    settings.RESULTS_LOOKUP_REPLICA = True
+    settings.RESULTS_REPLICA_DIR = shared
+    try:
+        assert replica.current() is None
+        assert lookup_public(massar(candidate_a), "192.0.2.1").status == FOUND
+    finally:
+        replica._forget()
+
+
+def test_a_failed_build_is_not_tried_again_at_once(
+    results, clock, on_host, settings, monkeypatch, transactional_db
+):
+    settings.RESULTS_REPLICA_AUTO_BUILD = True
+    publish(results, clock.now)
+    attempts = []
+
+    def broken(namespaces, directory):
+        attempts.append(namespaces)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(replica, "build_missing", broken)
+    current = refreshed()
+    current._building.join(10)
+    current.refresh()
+    assert current._building is None or not current._building.is_alive()
+    assert len(attempts) == 1

@@ -6,7 +6,9 @@ import io
 import json
 from wsgiref.util import setup_testing_defaults
 
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 
 from results.api import LookupFastPath
 
@@ -51,10 +53,18 @@ def call(method: str, path: str, body: bytes = b"", query: str = "", **environ) 
     def start_response(status, headers, exc_info=None):
         captured["status"], captured["headers"] = status, headers
 
-    chunks = app()(env, start_response)
-    data = b"".join(chunks)
-    if hasattr(chunks, "close"):
-        chunks.close()
+    # As Django's test client does: a request's end must not close the test's connection (it
+    # would, being inside the test's transaction), which later queries of the test then need.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        chunks = app()(env, start_response)
+        data = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
     return Reply(captured["status"], captured["headers"], data)
 
 
