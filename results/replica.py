@@ -49,7 +49,7 @@ from django.dispatch import receiver
 from identity.ratelimit import address_bucket
 
 from . import replica_file, snapshot
-from .lookup import ALIAS, Query, build_pointer, decode_entry, public_publications
+from .lookup import ALIAS, Query, decode_entry, entry_items, public_publications
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,17 @@ _MAGIC = 0xBAC0_0002
 _REGION = DEPTH * WIDTH
 
 ALLOWED, LIMITED_ADDRESS, LIMITED_CODE = 0, 1, 2
+
+
+def _bump(words: memoryview, first: int, second: int) -> int:
+    """Under the lock: count one more for the key of these two counters; returns its count.
+    Conservative update: a counter shared with a busier key is left as it is."""
+    count = min(words[first], words[second]) + 1
+    if words[first] < count:
+        words[first] = count
+    if words[second] < count:
+        words[second] = count
+    return count
 
 
 class Counters:
@@ -153,12 +164,7 @@ class Counters:
         try:
             if words[1 + ADDRESS] != address_window:
                 self._turn(ADDRESS, address_window)
-            hits = min(words[a0], words[a1]) + 1
-            # Conservative update: a counter shared with a busier key is left as it is.
-            if words[a0] < hits:
-                words[a0] = hits
-            if words[a1] < hits:
-                words[a1] = hits
+            hits = _bump(words, a0, a1)
             if hits > address_limit:
                 return LIMITED_ADDRESS, hits, 0
             if words[1 + CODE] != code_window:
@@ -178,12 +184,7 @@ class Counters:
         try:
             if words[1 + CODE] != window:
                 self._turn(CODE, window)
-            failures = min(words[c0], words[c1]) + 1
-            if words[c0] < failures:
-                words[c0] = failures
-            if words[c1] < failures:
-                words[c1] = failures
-            return failures
+            return _bump(words, c0, c1)
         finally:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
@@ -217,22 +218,15 @@ def _rows_of(publication) -> Iterator[tuple[Any, str]]:
 def write_replica(publication, directory: Path, key: bytes | None = None) -> Path:
     """Write a full publication's replica file (its own rows, not its corrections) and put it in
     place whole; returns its path."""
-    items_for, namespace_of = snapshot.items_for, snapshot.namespace_of
+    key = snapshot.lookup_key() if key is None else key
     own_directory(directory)
-    final = replica_path(directory, namespace_of(publication))
+    final = replica_path(directory, snapshot.namespace_of(publication))
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}")
-
-    def items() -> Iterator[tuple[str, str]]:
-        batch: list[tuple[Any, str]] = []
-        for pair in _rows_of(publication):
-            batch.append(pair)
-            if len(batch) >= 5000:
-                yield from items_for(batch, key)
-                batch = []
-        yield from items_for(batch, key)
-
+    items = (
+        item for row, payload in _rows_of(publication) for item in entry_items(key, row, payload)
+    )
     try:
-        replica_file.write(partial, items())
+        replica_file.write(partial, items)
         os.chmod(partial, 0o600)
         os.replace(partial, final)
     except BaseException:
@@ -343,7 +337,7 @@ class Replica:
                 snapshot.LIVE_POINTER
             ) or snapshot.refresh_pointers(None, now)
         except snapshot._CACHE_DOWN:
-            pointer = _pointer_from_database(now)
+            pointer = snapshot.live_pointer_from_database(now)
         namespaces = [row[0] for row in pointer.get("e", ())]
         self._refresh_corrections(pointer)
         if pointer != self._pointer:
@@ -363,14 +357,9 @@ class Replica:
         signature = (tuple(row[0] for row in pointer.get("e", ())), pointer.get("c") or {})
         if signature == self._corrections_seen:
             return
-        from .models import Publication, PublishedResult
-
         overlay: dict[str, dict[str, str]] = {}
         for ns in signature[1]:
-            rows = PublishedResult.objects.filter(
-                publication__base_id=snapshot.publication_id_of(ns),
-                publication__status=Publication.Status.READY,
-            ).order_by("publication__version")
+            rows = snapshot.corrections_of(snapshot.publication_id_of(ns))
             items = snapshot.items_for((row, row.payload) for row in rows)
             if items:
                 overlay[ns] = dict(items)
@@ -471,34 +460,17 @@ class Replica:
                     cold.append(ns)
             if value:
                 return snapshot.Outcome(
-                    snapshot.FOUND, decode_entry(value), ns, _moment(pointer, ns)
+                    snapshot.FOUND, decode_entry(value), ns, snapshot._publish_at(pointer, ns)
                 )
         for ns in cold:
             payload = snapshot._payload_from_database(snapshot.publication_id_of(ns), query)
             if payload is not None:
                 return snapshot.Outcome(
-                    snapshot.FOUND, decode_entry(payload), ns, _moment(pointer, ns)
+                    snapshot.FOUND, decode_entry(payload), ns, snapshot._publish_at(pointer, ns)
                 )
         if not cold:
             self.counters.fail(query.subject, code_window)
         return snapshot.Outcome(snapshot.NOT_FOUND)
-
-
-def _moment(pointer: dict[str, Any], ns: str) -> float | None:
-    for entry_ns, at, _sitting in pointer.get("e", ()):
-        if entry_ns == ns:
-            return at
-    return None
-
-
-def _pointer_from_database(now: float) -> dict[str, Any]:
-    from exams.models import ExamSession
-
-    live_publications = snapshot.live_publications
-    session_id = ExamSession.objects.filter(is_current=True).values_list("pk", flat=True).first()
-    return build_pointer(
-        session_id, live_publications(session_id, now) if session_id is not None else []
-    )
 
 
 _REPLICA: list[Replica] = []

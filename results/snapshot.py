@@ -748,21 +748,26 @@ except ImportError:  # pragma: no cover
     _CACHE_DOWN = (ConnectionError, TimeoutError)
 
 
+def live_pointer_from_database(now: float) -> dict[str, Any]:
+    """The live pointer as the database says it, for when the cache cannot."""
+    from exams.models import ExamSession
+
+    session_id = ExamSession.objects.filter(is_current=True).values_list("pk", flat=True).first()
+    return build_pointer(
+        session_id, live_publications(session_id, now) if session_id is not None else []
+    )
+
+
 def _lookup_without_cache(query: Query, address: str, now: float) -> Outcome:
     """The public lookup while Redis is down: slower (the database answers), still rate-limited
     (identity.ratelimit counts per process then: limits fail closed, never open)."""
-    from exams.models import ExamSession
-
     hit = address_limit().hit(address_bucket(address))
     if not hit.allowed:
         return Outcome(LIMITED, retry_after=max(1, hit.retry_after))
     check = code_limit().check(query.subject)
     if not check.allowed:
         return Outcome(LIMITED, retry_after=max(1, check.retry_after))
-    session_id = ExamSession.objects.filter(is_current=True).values_list("pk", flat=True).first()
-    pointer = build_pointer(
-        session_id, live_publications(session_id, now) if session_id is not None else []
-    )
+    pointer = live_pointer_from_database(now)
     namespaces = public_publications(pointer, now)
     if not namespaces:
         return Outcome(NOT_PUBLISHED)
@@ -849,10 +854,20 @@ def items_for(rows: Iterable, key: bytes | None = None) -> list[tuple[str, str]]
     return items
 
 
+def corrections_of(publication_id: int):
+    """The rows of a full publication's live corrections, oldest version first (a later row of
+    the same candidate replaces an earlier one)."""
+    from .models import Publication, PublishedResult
+
+    return PublishedResult.objects.filter(
+        publication__base_id=publication_id, publication__status=Publication.Status.READY
+    ).order_by("publication__version")
+
+
 def warm_publication(publication, batch_size: int = 5000) -> int:
     """Write a full publication's entries (with its corrections on top), names and ready mark
     from the database snapshot; returns the number of candidates written."""
-    from .models import Publication, PublishedResult
+    from .models import PublishedResult
     from .publication import build_names
 
     ns = namespace_of(publication)
@@ -871,10 +886,7 @@ def warm_publication(publication, batch_size: int = 5000) -> int:
         last = batch[-1].pk
         store.put_entries(ns, items_for(((r, r.payload) for r in batch), key))
         count += len(batch)
-    corrections = PublishedResult.objects.filter(
-        publication__base=publication, publication__status=Publication.Status.READY
-    ).order_by("publication__version")
-    store.put_entries(ns, items_for(((r, r.payload) for r in corrections), key))
+    store.put_entries(ns, items_for(((r, r.payload) for r in corrections_of(publication.pk)), key))
     store.put_names(ns, build_names(publication))
     store.mark_ready(ns)
     return count
