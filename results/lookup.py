@@ -218,10 +218,17 @@ class Identified(Protocol):
 def entry_items(key: bytes, row: Identified, payload: str) -> list[tuple[str, str]]:
     """The (digest, value) pairs that make a row findable: by Massar code, and by CNIE number
     through an alias."""
-    massar = lookup_digest(key, MASSAR, row.massar_code, row.birth_date)
+    return entry_items_of(key, row.massar_code, row.cnie_number, row.birth_date, payload)
+
+
+def entry_items_of(
+    key: bytes, massar_code: str, cnie_number: str, birth_date: datetime.date, payload: str
+) -> list[tuple[str, str]]:
+    """entry_items of a row given as its values."""
+    massar = lookup_digest(key, MASSAR, massar_code, birth_date)
     items = [(massar, payload)]
-    if row.cnie_number:
-        items.append((lookup_digest(key, CNIE, row.cnie_number, row.birth_date), ALIAS + massar))
+    if cnie_number:
+        items.append((lookup_digest(key, CNIE, cnie_number, birth_date), ALIAS + massar))
     return items
 
 

@@ -15,25 +15,32 @@ At the moment itself nothing runs: the lookup compares the time with the pointer
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
+import operator
+import queue
+import struct
+import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import orjson
+import psycopg
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import Change, record_changes
-from bac.pg import analyze
+from bac.pg import analyze, copy_from_stdin
 from candidates.models import Candidate
 from exams.models import ExamSession, Subject, Track, TrackSubject
 
@@ -159,7 +166,7 @@ def _sittings_shown(sitting: str) -> list[str]:
 def _marks_for(candidate_ids: Sequence[int], sitting: str) -> dict[int, list]:
     """(component, subject code, sitting, mark) of each candidate's marks: the embedded
     database's publication and one candidate's republication (PostgreSQL builds a whole
-    publication's marks itself, see _snapshot_sql)."""
+    publication's marks itself, see _batch_sql)."""
     marks: dict[int, list] = defaultdict(list)
     for candidate_id, component, subject, grade_sitting, mark in Grade.objects.filter(
         candidate_id__in=candidate_ids, sitting__in=_sittings_shown(sitting)
@@ -265,50 +272,115 @@ def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -
     )
 
 
-# --- the snapshot built by PostgreSQL ---------------------------------------------------------
+# --- the snapshot on PostgreSQL ---------------------------------------------------------------
 #
-# On PostgreSQL the publication's rows and their payloads are written by the server itself, one
-# INSERT ... SELECT per batch: it joins each computed result with its candidate and aggregates
-# the candidate's marks into the payload's text, then returns what the cache needs (the lookup
-# keys' inputs and the payload). Nothing but that crosses to Python; before, some 13 marks per
-# candidate came as rows to be sorted, encoded and copied back. The text is byte for byte what
-# results.lookup.encode_entry writes (a test holds them equal, names with quotes, backslashes,
-# control characters and Arabic included): JSON strings through to_json, numbers with the
-# column's two decimals, marks in encode_entry's order.
+# On PostgreSQL the server reads each batch in one statement: the computed results joined with
+# their candidates, and each candidate's marks packed as big-endian integers (a key per mark
+# for its component, subject and sitting, in the entry's order; the mark in hundredths). Python
+# writes the payloads from tables built once per publication and COPYs the rows in. The bytes
+# are exactly results.lookup.encode_entry's (a test holds them equal: names with quotes,
+# backslashes, control characters and Arabic, marks of both sittings, missing averages).
+# Building the JSON text in SQL instead (to_json and string_agg per mark) took the server
+# longer than the whole computation.
 
 
-def _json_decimal(column: str) -> str:
-    return f"""coalesce('"' || {column}::text || '"', 'null')"""
+class _MarkCodes(NamedTuple):
+    """What the statement's mark keys mean, for one publication."""
+
+    rank_of: list[int | None]  # subject id -> rank of its code (SQL arrays count from 1)
+    subjects: int
+    heads: dict[int, str]  # key -> '["component","SUBJECT","'
+    tails: dict[int, str]  # key -> '"]' or '","catch_up"]'
 
 
-def _json_text(column: str) -> str:
-    return f"coalesce(to_json({column})::text, 'null')"
+def _mark_codes(sitting: str) -> _MarkCodes:
+    """Key = ((component rank * subjects) + subject rank) * 2 + (1 for the catch-up sitting):
+    sorting by key is encode_entry's order (component, subject code, normal sitting first)."""
+    subjects = sorted(Subject.objects.values_list("code", "id"))
+    dumps = orjson.dumps
+    heads: dict[int, str] = {}
+    tails: dict[int, str] = {}
+    count = len(subjects)
+    shown = _sittings_shown(sitting)
+    for component_rank, component in enumerate(lookup_rules.COMPONENTS):
+        for subject_rank, (code, _id) in enumerate(subjects):
+            for flag, grade_sitting in enumerate(shown):
+                key = ((component_rank * count) + subject_rank) * 2 + flag
+                heads[key] = f'[{dumps(component).decode()},{dumps(code).decode()},"'
+                tails[key] = '"]' if flag == 0 else f'",{dumps(grade_sitting).decode()}]'
+    rank_of: list[int | None] = [None] * (max((i for _c, i in subjects), default=0) + 1)
+    for rank, (_code, subject_id) in enumerate(subjects):
+        rank_of[subject_id] = rank
+    return _MarkCodes(rank_of, count, heads, tails)
 
 
-def _snapshot_sql(sparse: bool) -> str:
+class _MarkTemplates:
+    """The "k" list of an entry from a candidate's packed keys and marks, in the entry's order.
+
+    Candidates of a track mostly have the same marks in the same order: the order and a text
+    template are made once per distinct key sequence, and a candidate costs one unpack and one
+    formatting."""
+
+    LIMIT = 50_000
+
+    def __init__(self, codes: _MarkCodes) -> None:
+        self.codes = codes
+        self.made: dict[bytes, tuple[str, Callable, Callable]] = {}
+
+    def _make(self, keys: bytes) -> tuple[str, Callable, Callable]:
+        count = len(keys) // 4
+        unpacked = struct.unpack(f">{count}i", keys)
+        order = sorted(range(count), key=unpacked.__getitem__)
+        heads, tails = self.codes.heads, self.codes.tails
+        try:
+            template = ",".join(
+                heads[unpacked[i]].replace("%", "%%") + "%s" + tails[unpacked[i]].replace("%", "%%")
+                for i in order
+            )
+        except KeyError:
+            raise PublicationError(
+                _("A mark is of a component or subject that the publication does not know.")
+            ) from None
+        pick: Callable = (
+            operator.itemgetter(*order) if count > 1 else (lambda values: (values[order[0]],))
+        )
+        made = (template, struct.Struct(f">{count}h").unpack, pick)
+        if len(self.made) < self.LIMIT:
+            self.made[keys] = made
+        return made
+
+    def items(self, keys: bytes, marks: bytes) -> str:
+        made = self.made.get(keys) or self._make(keys)
+        template, unpack, pick = made
+        return template % tuple(map(_MARK_TEXT.__getitem__, pick(unpack(marks))))
+
+
+def _batch_sql(sparse: bool) -> str:
     """The statement for one batch; `sparse` when the batch's range of candidate ids holds
     many candidates the computation does not cover (see _candidate_ranges)."""
     quote = connection.ops.quote_name
     table = {
         model: quote(model._meta.db_table)
-        for model in (Candidate, ComputedResult, Grade, PublishedResult, Subject, Track)
+        for model in (Candidate, ComputedResult, Grade, Subject, Track)
     }
     component_rank = " ".join(
         f"WHEN '{name}' THEN {index}" for index, name in enumerate(lookup_rules.COMPONENTS)
     )
-    mark_item = (
-        "'[' || to_json(g.component)::text || ',' || s.q || ',' || "
-        + _json_decimal("g.mark")
-        + f" || CASE WHEN g.sitting = '{Sitting.NORMAL}' THEN ']' "
-        "ELSE ',' || to_json(g.sitting)::text || ']' END"
+    # A component or subject the tables do not know gets a key none has: the publication then
+    # fails (all or nothing) rather than drop the mark.
+    # The subject's rank from an array indexed by subject id, not a join: the grades then
+    # come in candidate order from their index, with no sort before the grouping. The marks
+    # are ordered in Python (see _MarkTemplates): ordered aggregates sort each candidate's
+    # marks apart and made the statement half as slow again.
+    key = (
+        f"((CASE g.component {component_rank} ELSE 1000000 END * %(subjects)s "
+        "+ coalesce((%(rank_of)s::integer[])[g.subject_id + 1], 1000000)) * 2 "
+        f"+ CASE WHEN g.sitting = '{Sitting.NORMAL}' THEN 0 ELSE 1 END)"
     )
     marks = (
-        f"SELECT g.candidate_id, string_agg({mark_item}, ',' ORDER BY "  # noqa: S608 - names from the models
-        f'CASE g.component {component_rank} ELSE 9 END, s.code COLLATE "C", '
-        f"g.sitting <> '{Sitting.NORMAL}') AS marks "
+        f"SELECT g.candidate_id, string_agg(int4send(CAST({key} AS integer)), ''::bytea) AS keys, "  # noqa: S608 - names from the models
+        "string_agg(int2send(CAST(ROUND(g.mark * 100) AS smallint)), ''::bytea) AS marks "
         f"FROM {table[Grade]} AS g "
-        f"JOIN (SELECT id, code, to_json(code)::text AS q FROM {table[Subject]}) AS s "
-        "ON s.id = g.subject_id "
         "WHERE g.candidate_id BETWEEN %(first)s AND %(last)s AND g.sitting = ANY(%(sittings)s) "
         + (
             # Only the computation's candidates, else the range would aggregate the marks of
@@ -321,42 +393,21 @@ def _snapshot_sql(sparse: bool) -> str:
         )
         + "GROUP BY g.candidate_id"
     )
-    payload = " || ".join(
-        [
-            """'{"v":' || %(version)s::int::text""",
-            """',"m":' || """ + _json_text("c.massar_code"),
-            """',"n":[' || """ + _json_text("c.last_name_latin"),
-            "',' || " + _json_text("c.first_name_latin"),
-            """'],"na":[' || """ + _json_text("c.last_name_ar"),
-            "',' || " + _json_text("c.first_name_ar"),
-            """'],"t":' || coalesce(t.q, 'null')""",
-            """',"ct":' || """ + _json_text("c.candidate_type"),
-            """',"avg":[' || """ + _json_decimal("r.general_average"),
-            "',' || " + _json_decimal("r.continuous_average"),
-            "',' || " + _json_decimal("r.regional_average"),
-            "',' || " + _json_decimal("r.national_average"),
-            """'],"d":' || """ + _json_text("r.decision"),
-            """',"me":' || to_json(coalesce(r.mention, ''))::text""",
-            """',"k":[' || coalesce(k.marks, '') || ']}'""",
-        ]
-    )
-    columns = ", ".join(quote(c) for c in _ROW_COLUMNS)
     return (
-        f"INSERT INTO {table[PublishedResult]} ({columns}) "  # noqa: S608 - names from the models
-        "SELECT %(publication)s, r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), "
-        "c.birth_date, r.continuous_average, r.regional_average, r.national_average, "
-        "r.general_average, r.decision, coalesce(r.mention, ''), "
-        f"{payload} "
+        "SELECT r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), c.birth_date, "  # noqa: S608 - names from the models
+        "c.last_name_latin, c.first_name_latin, c.last_name_ar, c.first_name_ar, t.code, "
+        "c.candidate_type, r.general_average::text, r.continuous_average::text, "
+        "r.regional_average::text, r.national_average::text, r.decision, "
+        "coalesce(r.mention, ''), k.keys, k.marks "
         f"FROM {table[ComputedResult]} AS r "
         f"JOIN {table[Candidate]} AS c ON c.id = r.candidate_id "
-        f"LEFT JOIN (SELECT id, to_json(code)::text AS q FROM {table[Track]}) AS t "
-        "ON t.id = c.track_id "
+        f"LEFT JOIN {table[Track]} AS t ON t.id = c.track_id "
         f"LEFT JOIN ({marks}) AS k ON k.candidate_id = r.candidate_id "
         "WHERE r.computation_id = %(computation)s "
         "AND r.candidate_id BETWEEN %(first)s AND %(last)s "
         # The same range on the candidates, so that they are read by their key, not scanned.
         "AND c.id BETWEEN %(first)s AND %(last)s "
-        "RETURNING candidate_id, massar_code, cnie_number, birth_date, payload"
+        "ORDER BY r.candidate_id"
     )
 
 
@@ -375,61 +426,211 @@ def _candidate_ranges(computation: Computation, batch_size: int) -> Iterator[tup
         yield first, last, last - first + 1 > 2 * covered
 
 
-class _Returned(NamedTuple):
-    """What _snapshot_sql returns of each row: enough for the cache keys (snapshot.items_for)."""
-
-    candidate_id: int
-    massar_code: str
-    cnie_number: str
-    birth_date: datetime.date
-    payload: str
+# (candidate id, Massar code, CNIE number, birth date, payload): what the cache keys need of a
+# row, with its payload. A plain tuple: half a million of them are made.
+_Built = tuple[int, str, str, datetime.date, str]
 
 
-def _cache_batch(store, ns: str, key: bytes, rows: list[tuple], digest) -> None:
-    returned = sorted(map(_Returned._make, rows))  # by candidate: the digest's order
-    for row in returned:
-        digest.update(row.payload.encode())
-        digest.update(b"\n")
-    store.put_entries(ns, snapshot.items_for(((row, row.payload) for row in returned), key))
+_MARK_TEXT = [f"{units // 100}.{units % 100:02d}" for units in range(2001)]
+
+
+def _payloads(rows: Sequence[tuple], version: int, templates: _MarkTemplates) -> list[_Built]:
+    """The batch's payloads (encode_entry's bytes) with what the cache keys need."""
+    dumps = orjson.dumps
+    marks_of = templates.items
+    out: list[_Built] = []
+    append = out.append
+    for (
+        candidate_id,
+        massar,
+        cnie,
+        birth,
+        last,
+        first,
+        last_ar,
+        first_ar,
+        track,
+        candidate_type,
+        general,
+        continuous,
+        regional,
+        national,
+        decision,
+        mention,
+        keys,
+        marks,
+    ) in rows:
+        head = dumps(
+            {
+                "v": version,
+                "m": massar,
+                "n": [last, first],
+                "na": [last_ar, first_ar],
+                "t": track,
+                "ct": candidate_type,
+                "avg": [general, continuous, regional, national],
+                "d": decision,
+                "me": mention,
+            }
+        ).decode()
+        items = marks_of(keys, marks) if keys else ""
+        append((candidate_id, massar, cnie, birth, f'{head[:-1]},"k":[{items}]}}'))
+    return out
+
+
+def _copy_line(publication_id: int, row: tuple, payload: str) -> str:
+    null = "\\N"
+    return (
+        f"{publication_id}\t{row[0]}\t{row[1]}\t{row[2]}\t{row[3].isoformat()}\t"
+        f"{row[11] or null}\t{row[12] or null}\t{row[13] or null}\t{row[10] or null}\t"
+        f"{row[14]}\t{row[15]}\t"
+        # COPY's text format: JSON text has no tab, newline or carriage return (it escapes
+        # them), only backslashes to double.
+        f"{payload.replace(chr(92), chr(92) * 2)}\n"
+    )
+
+
+class _BatchReader:
+    """The batches' rows, read by a thread on a second connection (the server reads the next
+    batch while this process writes the payloads and the database takes the previous rows), or
+    on this connection, in line, when the computation's rows may not be committed yet."""
+
+    def __init__(self, statements: dict, ranges: list, params: dict, side: bool) -> None:
+        self.statements, self.ranges, self.params = statements, ranges, params
+        self.side = side
+        self.queue: queue.Queue = queue.Queue(maxsize=3)
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        if side:
+            self.thread = threading.Thread(target=self._run, name="publication-reader", daemon=True)
+            self.thread.start()
+
+    def _read(self, raw, first: int, last: int, sparse: bool) -> list[tuple]:
+        # A cursor binding its parameters on the server, in binary: dates, integers and the
+        # packed marks arrive without parsing text (Django's own cursors bind on the client).
+        with psycopg.Cursor(raw) as cursor:
+            cursor.execute(
+                self.statements[sparse], {**self.params, "first": first, "last": last}, binary=True
+            )
+            return cursor.fetchall()
+
+    def _put(self, item: Any) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        side = connections.create_connection("default")
+        try:
+            side.ensure_connection()
+            for first, last, sparse in self.ranges:
+                if self.stopping.is_set():
+                    return
+                self._put(self._read(side.connection, first, last, sparse))
+            self._put(_STREAM_END)
+        except BaseException as exc:  # handed to the publishing thread
+            self._put(exc)
+        finally:
+            side.close()
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        if not self.side:
+            connection.ensure_connection()
+            for first, last, sparse in self.ranges:
+                yield self._read(connection.connection, first, last, sparse)
+            return
+        while True:
+            item = self.queue.get()
+            if item is _STREAM_END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+
+
+_STREAM_END = object()
+
+
+def _cache_batch(store, ns: str, key: bytes, built: list[_Built], digest) -> None:
+    items: list[tuple[str, str]] = []
+    extend, update, items_of = items.extend, digest.update, lookup_rules.entry_items_of
+    for _candidate_id, massar, cnie, birth, payload in built:  # by candidate: the digest's order
+        update(payload.encode())
+        update(b"\n")
+        extend(items_of(key, massar, cnie, birth, payload))
+    store.put_entries(ns, items)
 
 
 def write_snapshot_in_database(
-    publication: Publication, ns: str, batch_size: int, digest
+    publication: Publication, ns: str, batch_size: int, digest, side_reader: bool = False
 ) -> Iterator[int]:
-    """Write the publication's rows (PostgreSQL builds them, see above) and cache entries,
-    batch by batch, feeding `digest` the payloads in candidate order; yields the running count.
+    """Write the publication's rows and cache entries, batch by batch, feeding `digest` the
+    payloads in candidate order; yields the running count.
 
-    A thread puts each batch in the cache while the server builds the next one: the two take
-    about as long, and psycopg waits for the server without holding the interpreter. One thread,
-    so that the batches reach the digest in order; a failure in it fails the publication at the
-    next batch at the latest."""
-    statements = {sparse: _snapshot_sql(sparse) for sparse in (False, True)}
+    The rows go in by one COPY whose data a thread sends while this one builds the next batch;
+    another thread puts each batch in the cache (one, so that the batches reach the digest in
+    order; a failure in it fails the publication at the next batch at the latest); with
+    `side_reader`, a third reads the batches on a second connection."""
+    codes = _mark_codes(publication.sitting)
+    templates = _MarkTemplates(codes)
+    reader = _BatchReader(
+        {sparse: _batch_sql(sparse) for sparse in (False, True)},
+        list(_candidate_ranges(publication.computation, batch_size)),
+        {
+            "computation": publication.computation_id,
+            "sittings": _sittings_shown(publication.sitting),
+            "subjects": codes.subjects,
+            "rank_of": codes.rank_of,
+        },
+        side_reader,
+    )
     key = snapshot.lookup_key()
     store = snapshot.get_store()
+    table = connection.ops.quote_name(PublishedResult._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _ROW_COLUMNS)
     count = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publication-cache") as cacher:
-        pending: Future | None = None
-        for first, last, sparse in _candidate_ranges(publication.computation, batch_size):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    statements[sparse],
-                    {
-                        "publication": publication.pk,
-                        "version": publication.version,
-                        "computation": publication.computation_id,
-                        "first": first,
-                        "last": last,
-                        "sittings": _sittings_shown(publication.sitting),
-                    },
-                )
-                rows = cursor.fetchall()
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="publication-cache") as cacher,
+            connection.cursor() as cursor,
+        ):
+            pending: Future | None = None
+            copy = None
+            with contextlib.ExitStack() as stack:
+                for rows in reader:
+                    returned = _payloads(rows, publication.version, templates)
+                    if copy is None:
+                        copy = stack.enter_context(
+                            copy_from_stdin(cursor, f"COPY {table} ({columns}) FROM STDIN")
+                        )
+                    copy.write(
+                        "".join(
+                            [
+                                _copy_line(publication.pk, row, item[4])
+                                for row, item in zip(rows, returned, strict=True)
+                            ]
+                        )
+                    )
+                    if not side_reader:
+                        stack.close()  # the in-line reader reads the next batch on it
+                        copy = None
+                    if pending is not None:
+                        pending.result()  # raises what the previous batch raised
+                    pending = cacher.submit(_cache_batch, store, ns, key, returned, digest)
+                    count += len(rows)
+                    yield count
             if pending is not None:
-                pending.result()  # raises what the previous batch raised
-            pending = cacher.submit(_cache_batch, store, ns, key, rows, digest)
-            count += len(rows)
-            yield count
-        if pending is not None:
-            pending.result()
+                pending.result()
+    finally:
+        reader.close()
 
 
 def write_batch(publication: Publication, ns: str, rows: Sequence[SnapshotRow]) -> list[str]:
@@ -533,6 +734,8 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
     batch_size = batch_size or settings.RESULTS_PUBLICATION_BATCH
     ns = snapshot.namespace_of(publication)
     store = snapshot.get_store()
+    # The batches may be read on a second connection only if what they read is committed.
+    outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
             _lock_session(publication.session)
@@ -546,7 +749,9 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
             digest = hashlib.sha256()
             count = 0
             if connection.vendor == "postgresql":
-                for count in write_snapshot_in_database(publication, ns, batch_size, digest):
+                for count in write_snapshot_in_database(
+                    publication, ns, batch_size, digest, side_reader=outermost
+                ):
                     cache.set(progress_key(publication.pk), count, 3600)
             else:
                 for rows in snapshot_batches(

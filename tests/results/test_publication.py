@@ -275,21 +275,38 @@ TRICKY_NAMES = [
 ]
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize("outsiders", [0, 2], ids=["dense", "sparse"])
+@pytest.mark.parametrize(
+    "reader",
+    [
+        pytest.param("in_line", marks=pytest.mark.django_db),
+        pytest.param("side", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
 def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
-    session, school, track, ministry_staff, clock, settings, outsiders
+    session, school, track, ministry_staff, clock, settings, monkeypatch, outsiders, reader
 ):
-    """On PostgreSQL the server writes the publication's payloads; they must be exactly what
-    results.lookup.encode_entry writes (the embedded database's path, and the format's
-    definition): names that JSON must escape, marks of both sittings in the entry's order,
-    missing averages and a candidate without a CNIE number or marks."""
+    """On PostgreSQL the server reads packed marks and the publication writes the payloads
+    from tables; they must be exactly what results.lookup.encode_entry writes (the embedded
+    database's path, and the format's definition): names that JSON must escape, marks of both
+    sittings in the entry's order, missing averages and a candidate without a CNIE number or
+    marks. Read on the publishing connection inside a transaction, or on a second connection
+    when everything is committed (as the background task runs)."""
     from django.db import connection
 
     from tests.factories import CandidateFactory
 
     if connection.vendor != "postgresql":
-        pytest.skip("the server-built snapshot is PostgreSQL's")
+        pytest.skip("the server-read snapshot is PostgreSQL's")
+    readers = []
+    real_reader = services._BatchReader
+
+    def spy(*args, **kwargs):
+        made = real_reader(*args, **kwargs)
+        readers.append(made.side)
+        return made
+
+    monkeypatch.setattr(services, "_BatchReader", spy)
     subjects = list(Subject.objects.order_by("code"))
     extra = Subject.objects.create(code="AB", name_fr="Ab", name_ar="أب")
     candidates = []
@@ -350,6 +367,7 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
     assert sparse == bool(outsiders)  # the statement with the coverage check, or without
     publication = publish(computation, clock.now, ministry_staff)
     assert publication.status == Status.READY and publication.count == len(candidates)
+    assert readers == [reader == "side"]
     built = dict(
         PublishedResult.objects.filter(publication=publication).values_list(
             "candidate_id", "payload"
