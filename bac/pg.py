@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.db import connection, connections, transaction
 
 # Below this many rows the ORM's bulk operations are as fast and simpler.
 COPY_MIN_ROWS = 2000
@@ -42,3 +47,57 @@ def analyze(model) -> None:
         transaction.on_commit(run, robust=True)
     else:
         run()
+
+
+_END = object()
+
+
+class SideReader:
+    """What `produce` yields, read by a thread on a second database connection (it is given
+    the psycopg connection), so that the server runs the reads while this thread works on what
+    came before. Only for data already committed: the second connection sees nothing of this
+    one's open transaction. An exception in the thread is raised here, at the next item."""
+
+    def __init__(
+        self, produce: Callable[[Any], Iterator[Any]], depth: int = 4, name: str = "side-reader"
+    ) -> None:
+        self.produce = produce
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        side = connections.create_connection("default")
+        try:
+            side.ensure_connection()
+            for item in self.produce(side.connection):
+                if self.stopping.is_set():
+                    return
+                self._put(item)
+            self._put(_END)
+        except BaseException as exc:  # handed to the consuming thread
+            self._put(exc)
+        finally:
+            side.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self.queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)

@@ -20,9 +20,7 @@ import datetime
 import hashlib
 import logging
 import operator
-import queue
 import struct
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,13 +32,13 @@ import psycopg
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import Change, record_changes
-from bac.pg import analyze, copy_from_stdin
+from bac.pg import SideReader, analyze, copy_from_stdin
 from candidates.models import Candidate
 from exams.models import ExamSession, Subject, Track, TrackSubject
 
@@ -498,65 +496,31 @@ class _BatchReader:
     def __init__(self, statements: dict, ranges: list, params: dict, side: bool) -> None:
         self.statements, self.ranges, self.params = statements, ranges, params
         self.side = side
-        self.queue: queue.Queue = queue.Queue(maxsize=3)
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        if side:
-            self.thread = threading.Thread(target=self._run, name="publication-reader", daemon=True)
-            self.thread.start()
+        self.reader = (
+            SideReader(self._batches, depth=3, name="publication-reader") if side else None
+        )
 
-    def _read(self, raw, first: int, last: int, sparse: bool) -> list[tuple]:
-        # A cursor binding its parameters on the server, in binary: dates, integers and the
-        # packed marks arrive without parsing text (Django's own cursors bind on the client).
-        with psycopg.Cursor(raw) as cursor:
-            cursor.execute(
-                self.statements[sparse], {**self.params, "first": first, "last": last}, binary=True
-            )
-            return cursor.fetchall()
-
-    def _put(self, item: Any) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def _run(self) -> None:
-        side = connections.create_connection("default")
-        try:
-            side.ensure_connection()
-            for first, last, sparse in self.ranges:
-                if self.stopping.is_set():
-                    return
-                self._put(self._read(side.connection, first, last, sparse))
-            self._put(_STREAM_END)
-        except BaseException as exc:  # handed to the publishing thread
-            self._put(exc)
-        finally:
-            side.close()
+    def _batches(self, raw) -> Iterator[list[tuple]]:
+        for first, last, sparse in self.ranges:
+            # A cursor binding its parameters on the server, in binary: dates, integers and
+            # the packed marks arrive without parsing text (Django's cursors bind on the client).
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(
+                    self.statements[sparse],
+                    {**self.params, "first": first, "last": last},
+                    binary=True,
+                )
+                yield cursor.fetchall()
 
     def __iter__(self) -> Iterator[list[tuple]]:
-        if not self.side:
-            connection.ensure_connection()
-            for first, last, sparse in self.ranges:
-                yield self._read(connection.connection, first, last, sparse)
-            return
-        while True:
-            item = self.queue.get()
-            if item is _STREAM_END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        if self.reader is not None:
+            return iter(self.reader)
+        connection.ensure_connection()
+        return self._batches(connection.connection)
 
     def close(self) -> None:
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=30)
-
-
-_STREAM_END = object()
+        if self.reader is not None:
+            self.reader.close()
 
 
 def _cache_batch(store, ns: str, key: bytes, built: list[_Built], digest) -> None:

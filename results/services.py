@@ -19,9 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-import queue
 import struct
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import Change, record_changes
-from bac.pg import analyze, copy_from_stdin, use_copy
+from bac.pg import SideReader, analyze, copy_from_stdin, use_copy
 from candidates.importing import RowError
 from candidates.models import Candidate
 from candidates.services import error_message as candidate_error_message
@@ -997,7 +995,6 @@ def _candidate_source(
 
 
 _CandidateData = tuple[int, int, str, int, str, bytes | None, bytes | None]
-_STREAM_END = object()
 
 
 def _stream_sql(computation: Computation, reference_id: int | None) -> tuple[str, list]:
@@ -1075,56 +1072,19 @@ def _packed(current: list[Any]) -> tuple:
     )
 
 
-class _SideReader:
+def _side_reader(computation: Computation, reference_id: int | None) -> SideReader:
     """The same batches as `_stream`, read by a thread on a second PostgreSQL connection, so
     that the server runs the query while this process grades the previous batch and the main
     connection copies the results in."""
+    sql, params = _stream_sql(computation, reference_id)
 
-    def __init__(self, computation: Computation, reference_id: int | None, depth: int = 4):
-        self.sql, self.params = _stream_sql(computation, reference_id)
-        self.queue: queue.Queue = queue.Queue(maxsize=depth)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="results-reader", daemon=True)
-        self.thread.start()
+    def batches(raw) -> Iterator[Sequence[_CandidateData]]:
+        with raw.transaction(), raw.cursor(name="results_stream", binary=True) as cursor:
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(_FETCH_CHUNK):
+                yield batch
 
-    def _put(self, item: Any) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def _run(self) -> None:
-        side = connections.create_connection("default")
-        try:
-            side.ensure_connection()
-            raw = side.connection
-            with raw.transaction(), raw.cursor(name="results_stream", binary=True) as cursor:
-                cursor.execute(self.sql, self.params)
-                while not self.stopping.is_set():
-                    batch = cursor.fetchmany(_FETCH_CHUNK)
-                    if not batch:
-                        break
-                    self._put(batch)
-            self._put(_STREAM_END)
-        except BaseException as exc:  # handed to the consuming thread
-            self._put(exc)
-        finally:
-            side.close()
-
-    def __iter__(self) -> Iterator[Sequence[_CandidateData]]:
-        while True:
-            item = self.queue.get()
-            if item is _STREAM_END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=30)
+    return SideReader(batches, name="results-reader")
 
 
 class _ResultSink:
@@ -1267,7 +1227,7 @@ def _compute(computation: Computation, progress: ProgressCallback, side_reader: 
 
     large = use_copy(total)
     if large and side_reader and connection.vendor == "postgresql":
-        source: Any = _SideReader(computation, reference_id)
+        source: Any = _side_reader(computation, reference_id)
         sink = _ResultSink(computation, config.decimals, "stream")
     else:
         source = None
