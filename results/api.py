@@ -99,6 +99,14 @@ def wait_message(seconds: int) -> str:
     ) % {"count": minutes}
 
 
+@functools.lru_cache(maxsize=512)
+def _wait_message_in(minutes: int, language: str) -> str:
+    # Once per minute count and language: switching the translation costs a lookup more than
+    # the rest of its work, and a limited address or code comes back often.
+    with translation.override(language):
+        return wait_message(minutes * 60)
+
+
 @functools.cache
 def _labels(language: str) -> Labels:
     with translation.override(language):
@@ -212,17 +220,16 @@ def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
         logger.exception("results lookup failed")
         return _fixed("unavailable", language)
     if outcome.status == LIMITED:
-        with translation.override(language):
-            return _json(
-                429,
-                {
-                    "status": "rate_limited",
-                    "message": wait_message(outcome.retry_after),
-                    "retry_after": outcome.retry_after,
-                },
-                language,
-                extra=[("Retry-After", str(outcome.retry_after))],
-            )
+        return _json(
+            429,
+            {
+                "status": "rate_limited",
+                "message": _wait_message_in(max(1, -(-outcome.retry_after // 60)), language),
+                "retry_after": outcome.retry_after,
+            },
+            language,
+            extra=[("Retry-After", str(outcome.retry_after))],
+        )
     if outcome.status == NOT_PUBLISHED:
         return _fixed("not_published", language)
     if outcome.status != FOUND or outcome.entry is None:
@@ -370,6 +377,7 @@ def _forget_config(**kwargs) -> None:
     _static_headers.cache_clear()
     _subject_cache.cache_clear()
     _fixed.cache_clear()
+    _wait_message_in.cache_clear()
 
 
 def _config() -> _Config:
