@@ -66,8 +66,16 @@ def test_a_publication_is_audited_with_its_version_moment_and_fingerprint(
     assert entry.reason == "first results"
 
 
+@pytest.mark.parametrize(
+    "reader",
+    [
+        pytest.param("in_line", marks=pytest.mark.django_db),
+        # Everything committed: on PostgreSQL a second connection reads the batches.
+        pytest.param("side", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
 def test_a_failure_half_way_through_preparation_leaves_the_previous_state_intact(
-    results, candidate_a, candidate_b, ministry_staff, clock, settings, monkeypatch
+    results, candidate_a, candidate_b, ministry_staff, clock, settings, monkeypatch, reader
 ):
     first = publish(results, clock.now, ministry_staff)
     audited = AuditEntry.objects.count()
