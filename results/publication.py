@@ -282,6 +282,14 @@ def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -
 # longer than the whole computation.
 
 
+def _json_decimal(column: str) -> str:
+    return f"""coalesce('"' || {column}::text || '"', 'null')"""
+
+
+def _json_text(column: str) -> str:
+    return f"coalesce(to_json({column})::text, 'null')"
+
+
 class _MarkCodes(NamedTuple):
     """What the statement's mark keys mean, for one publication."""
 
@@ -391,14 +399,28 @@ def _batch_sql(sparse: bool) -> str:
         )
         + "GROUP BY g.candidate_id"
     )
-    return (
-        "SELECT r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), c.birth_date, "  # noqa: S608 - names from the models
-        "c.last_name_latin, c.first_name_latin, c.last_name_ar, c.first_name_ar, t.code, "
-        "c.candidate_type, r.general_average::text, r.continuous_average::text, "
-        "r.regional_average::text, r.national_average::text, r.decision, "
-        "coalesce(r.mention, ''), k.keys, k.marks, "
-        # The row's columns before the payload, as COPY's text format has them (the server
-        # writes them faster than Python would).
+    # The entry's text up to its marks, written by the server: encode_entry's bytes (to_json
+    # escapes text as orjson does; numbers keep the column's two decimals).
+    head = " || ".join(
+        [
+            """'{"v":' || %(version)s::int::text""",
+            """',"m":' || """ + _json_text("c.massar_code"),
+            """',"n":[' || """ + _json_text("c.last_name_latin"),
+            "',' || " + _json_text("c.first_name_latin"),
+            """'],"na":[' || """ + _json_text("c.last_name_ar"),
+            "',' || " + _json_text("c.first_name_ar"),
+            """'],"t":' || """ + _json_text("t.code"),
+            """',"ct":' || """ + _json_text("c.candidate_type"),
+            """',"avg":[' || """ + _json_decimal("r.general_average"),
+            "',' || " + _json_decimal("r.continuous_average"),
+            "',' || " + _json_decimal("r.regional_average"),
+            "',' || " + _json_decimal("r.national_average"),
+            """'],"d":' || """ + _json_text("r.decision"),
+            """',"me":' || to_json(coalesce(r.mention, ''))::text""",
+        ]
+    )
+    # The row's columns before the payload, as COPY's text format has them.
+    copy_head = (
         "concat_ws(E'\\t', r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), "
         "to_char(c.birth_date, 'YYYY-MM-DD'), "
         + ", ".join(
@@ -410,7 +432,11 @@ def _batch_sql(sparse: bool) -> str:
                 "general_average",
             )
         )
-        + ", r.decision, coalesce(r.mention, '')) "
+        + ", r.decision, coalesce(r.mention, ''))"
+    )
+    return (
+        "SELECT r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), c.birth_date, "  # noqa: S608 - names from the models
+        f"{head}, k.keys, k.marks, {copy_head} "
         f"FROM {table[ComputedResult]} AS r "
         f"JOIN {table[Candidate]} AS c ON c.id = r.candidate_id "
         f"LEFT JOIN {table[Track]} AS t ON t.id = c.track_id "
@@ -446,56 +472,23 @@ _Built = tuple[int, str, str, datetime.date, str]
 _MARK_TEXT = [f"{units // 100}.{units % 100:02d}" for units in range(2001)]
 
 
-def _payloads(rows: Sequence[tuple], version: int, templates: _MarkTemplates) -> list[_Built]:
-    """The batch's payloads (encode_entry's bytes) with what the cache keys need."""
-    dumps = orjson.dumps
+def _payloads(
+    rows: Sequence[tuple], publication_id: int, templates: _MarkTemplates
+) -> tuple[list[_Built], str]:
+    """The batch's payloads (encode_entry's bytes) with what the cache keys need, and the
+    batch's rows in COPY's text format."""
     marks_of = templates.items
-    out: list[_Built] = []
-    append = out.append
-    for (
-        candidate_id,
-        massar,
-        cnie,
-        birth,
-        last,
-        first,
-        last_ar,
-        first_ar,
-        track,
-        candidate_type,
-        general,
-        continuous,
-        regional,
-        national,
-        decision,
-        mention,
-        keys,
-        marks,
-        _copy_head,
-    ) in rows:
-        head = dumps(
-            {
-                "v": version,
-                "m": massar,
-                "n": [last, first],
-                "na": [last_ar, first_ar],
-                "t": track,
-                "ct": candidate_type,
-                "avg": [general, continuous, regional, national],
-                "d": decision,
-                "me": mention,
-            }
-        ).decode()
-        items = marks_of(keys, marks) if keys else ""
-        append((candidate_id, massar, cnie, birth, f'{head[:-1]},"k":[{items}]}}'))
-    return out
-
-
-def _copy_line(publication_id: int, row: tuple, payload: str) -> str:
-    # row[18]: the columns between the publication and the payload, in COPY's text format
-    # (see _batch_sql). JSON text has no tab, newline or carriage return (it escapes them):
-    # only its backslashes are to double.
-    return f"{publication_id}\t{row[18]}\t{payload.replace(chr(92), chr(92) * 2)}\n"
+    built: list[_Built] = []
+    lines: list[str] = []
+    append, line = built.append, lines.append
+    prefix = f"{publication_id}\t"
+    for candidate_id, massar, cnie, birth, head, keys, marks, copy_head in rows:
+        payload = f'{head},"k":[{marks_of(keys, marks) if keys else ""}]}}'
+        append((candidate_id, massar, cnie, birth, payload))
+        # JSON text has no tab, newline or carriage return (it escapes them): only its
+        # backslashes are to double for COPY.
+        line(f"{prefix}{copy_head}\t{payload.replace(chr(92), chr(92) * 2)}\n")
+    return built, "".join(lines)
 
 
 class _BatchReader:
@@ -562,6 +555,7 @@ def write_snapshot_in_database(
         list(_candidate_ranges(publication.computation, batch_size)),
         {
             "computation": publication.computation_id,
+            "version": publication.version,
             "sittings": _sittings_shown(publication.sitting),
             "subjects": codes.subjects,
             "rank_of": codes.rank_of,
@@ -582,19 +576,12 @@ def write_snapshot_in_database(
             copy = None
             with contextlib.ExitStack() as stack:
                 for rows in reader:
-                    returned = _payloads(rows, publication.version, templates)
+                    returned, text = _payloads(rows, publication.pk, templates)
                     if copy is None:
                         copy = stack.enter_context(
                             copy_from_stdin(cursor, f"COPY {table} ({columns}) FROM STDIN")
                         )
-                    copy.write(
-                        "".join(
-                            [
-                                _copy_line(publication.pk, row, item[4])
-                                for row, item in zip(rows, returned, strict=True)
-                            ]
-                        )
-                    )
+                    copy.write(text)
                     if not side_reader:
                         stack.close()  # the in-line reader reads the next batch on it
                         copy = None

@@ -101,3 +101,24 @@ def test_the_entry_is_byte_for_byte_the_format_s_definition(row):
     encoded = encode_entry(row)
     assert encoded == _reference(row)
     assert decode_entry(encoded)["m"] == row.massar_code
+
+
+@given(
+    key=st.binary(min_size=1, max_size=80),
+    kind=st.sampled_from(["m", "c"]),
+    identifier=st.text(st.characters(exclude_categories=("Cs",)), max_size=12),
+    birth=st.dates(),
+)
+def test_the_lookup_digest_is_the_hmac_sha256_of_kind_identifier_and_date(
+    key, kind, identifier, birth
+):
+    """The name an entry is stored under, whichever HMAC object computes it: anything holding
+    the key (the static export's reader, another implementation) finds the same entry."""
+    import hashlib
+    import hmac
+
+    from results.lookup import DIGEST_HEX, lookup_digest
+
+    message = f"{kind}|{identifier}|{birth.isoformat()}".encode()
+    expected = hmac.new(key, message, hashlib.sha256).hexdigest()[:DIGEST_HEX]
+    assert lookup_digest(key, kind, identifier, birth) == expected
