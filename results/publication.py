@@ -300,9 +300,15 @@ class _MarkCodes(NamedTuple):
 
 
 def _mark_codes(sitting: str) -> _MarkCodes:
-    """Key = ((component rank * subjects) + subject rank) * 2 + (1 for the catch-up sitting):
+    return mark_codes_of(list(Subject.objects.values_list("code", "id")), sitting)
+
+
+def mark_codes_of(subjects: list[tuple[str, int]], sitting: str) -> _MarkCodes:
+    """The mark keys of a publication of `sitting` over these (code, id) subjects.
+
+    Key = ((component rank * subjects) + subject rank) * 2 + (1 for the catch-up sitting):
     sorting by key is encode_entry's order (component, subject code, normal sitting first)."""
-    subjects = sorted(Subject.objects.values_list("code", "id"))
+    subjects = sorted(subjects)
     dumps = orjson.dumps
     heads: dict[int, str] = {}
     tails: dict[int, str] = {}

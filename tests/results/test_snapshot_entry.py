@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime
 import json
+from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from results.lookup import SnapshotRow, decode_entry, encode_entry
+from results.publication import _MarkTemplates, mark_codes_of
 
 # Any text a name may hold, control characters included, but no lone surrogate (the database
 # holds valid UTF-8 only).
@@ -122,3 +124,73 @@ def test_the_lookup_digest_is_the_hmac_sha256_of_kind_identifier_and_date(
     message = f"{kind}|{identifier}|{birth.isoformat()}".encode()
     expected = hmac.new(key, message, hashlib.sha256).hexdigest()[:DIGEST_HEX]
     assert lookup_digest(key, kind, identifier, birth) == expected
+
+
+@settings(deadline=None)  # no clock in unit tests: the first example imports and warms up
+@given(data=st.data())
+def test_the_publication_writes_each_entrys_marks_as_encode_entry_does(data):
+    """On PostgreSQL the server sends each candidate's marks packed, as keys in any order (the
+    key: (component rank * subjects + subject rank) * 2 + 1 for the catch-up sitting) and
+    marks in hundredths; the publication's templates must write exactly encode_entry's "k"."""
+    import random
+    import struct
+
+    codes = data.draw(st.lists(TEXT, min_size=1, max_size=6, unique=True))
+    ids = data.draw(
+        st.lists(st.integers(1, 500), min_size=len(codes), max_size=len(codes), unique=True)
+    )
+    sitting = data.draw(SITTING)
+    shown = ["normal", "catch_up"] if sitting == "catch_up" else ["normal"]
+    marks = data.draw(
+        st.lists(
+            st.tuples(
+                COMPONENT, st.sampled_from(codes), st.sampled_from(shown), st.integers(0, 2000)
+            ),
+            unique_by=lambda mark: mark[:3],
+            max_size=20,
+        )
+    )
+    table = mark_codes_of(list(zip(codes, ids, strict=True)), sitting)
+    rank = {code: index for index, code in enumerate(sorted(codes))}
+    components = {"continuous": 0, "regional": 1, "national": 2}
+    packed = [
+        (
+            ((components[component] * len(codes)) + rank[code]) * 2 + (grade_sitting != "normal"),
+            units,
+        )
+        for component, code, grade_sitting, units in marks
+    ]
+    random.Random(data.draw(st.integers())).shuffle(packed)  # the server's order is any
+    row = SnapshotRow(
+        candidate_id=1,
+        massar_code="R130046852",
+        cnie_number="",
+        birth_date=datetime.date(2008, 1, 1),
+        last_name="A",
+        first_name="B",
+        last_name_ar="ا",
+        first_name_ar="ب",
+        track="SM",
+        candidate_type="school",
+        continuous_average=None,
+        regional_average=None,
+        national_average=None,
+        general_average=None,
+        decision="admitted",
+        mention="",
+        marks=[
+            (component, code, grade_sitting, Decimal(units).scaleb(-2))
+            for component, code, grade_sitting, units in marks
+        ],
+        version=1,
+    )
+    expected = encode_entry(row)
+    written = (
+        _MarkTemplates(table).items(
+            struct.pack(f">{len(packed)}i", *(key for key, _units in packed)),
+            struct.pack(f">{len(packed)}h", *(units for _key, units in packed)),
+        )
+        if packed
+        else ""
+    )
+    assert expected.endswith(f'"k":[{written}]}}')
