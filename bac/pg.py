@@ -27,6 +27,14 @@ def copy_from_stdin(cursor, statement: str):
     return raw.copy(statement, writer=QueuedLibpqWriter(raw))
 
 
+def copy_text(text: str) -> str:
+    """`text` as a column of COPY's text format: backslashes doubled; tabs and line breaks,
+    which would end the column or the row, as spaces."""
+    if not text:
+        return text
+    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
 def analyze(model) -> None:
     """Refresh PostgreSQL's statistics of a table just filled by COPY, once the transaction
     has committed (at once outside one). Autovacuum comes later: until then the planner

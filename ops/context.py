@@ -13,9 +13,6 @@ import uuid
 from contextvars import ContextVar
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
-# The WSGI environ key under which ops.wsgi leaves the request id it gave the request (a fast
-# path answering before Django sends it back itself, last among its headers).
-REQUEST_ID_KEY = "bac.request_id"
 
 # What we accept from outside: short, printable, no separators (it ends up in logs and headers).
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{8,128}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from .context import REQUEST_ID_KEY, accept_request_id, request_id
+from .context import accept_request_id, request_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bac.settings")
 
@@ -32,17 +32,14 @@ class RequestContext:
 
     def __call__(self, environ, start_response):
         rid = accept_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID_KEY] = rid
+        environ["HTTP_X_REQUEST_ID"] = rid
         token = request_id.set(rid)
         started = time.perf_counter()
         status_code = ["500"]
 
         def start(status, headers, exc_info=None):
             status_code[0] = status[:3]
-            # The results lookup's fast path puts it last (REQUEST_ID_KEY): no search then.
-            if not (headers and headers[-1][0] == "X-Request-ID") and not any(
-                name.lower() == "x-request-id" for name, _value in headers
-            ):
+            if not any(name.lower() == "x-request-id" for name, _value in headers):
                 headers.append(("X-Request-ID", rid))
             return start_response(status, headers, exc_info)
 

@@ -52,7 +52,6 @@ from django.views.decorators.http import require_http_methods
 from bac.perthread import PerThread
 from exams.models import Component
 from identity.ratelimit import client_address
-from ops.context import REQUEST_ID_KEY
 
 from .lookup import Labels, parse_query, present
 from .models import Decision, Mention, Sitting
@@ -90,8 +89,12 @@ def error_message(field: str, code: str) -> str:
     return str(ERRORS.get((field, code), code))
 
 
+def _minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
+
+
 def wait_message(seconds: int) -> str:
-    minutes = max(1, -(-seconds // 60))
+    minutes = _minutes(seconds)
     return ngettext(
         "Too many attempts. Try again in %(count)d minute.",
         "Too many attempts. Try again in %(count)d minutes.",
@@ -224,7 +227,7 @@ def answer(params: Mapping[str, Any], address: str, language: str) -> Answer:
             429,
             {
                 "status": "rate_limited",
-                "message": _wait_message_in(max(1, -(-outcome.retry_after // 60)), language),
+                "message": _wait_message_in(_minutes(outcome.retry_after), language),
                 "retry_after": outcome.retry_after,
             },
             language,
@@ -454,9 +457,6 @@ class LookupFastPath:
         if secure and config.hsts:
             headers.append(("Strict-Transport-Security", config.hsts))
         headers.append(("Content-Length", str(len(result.body))))
-        rid = environ.get(REQUEST_ID_KEY)
-        if rid:
-            headers.append(("X-Request-ID", rid))  # last: ops.wsgi then need not look for it
         start_response(f"{result.status} {_REASONS.get(result.status, '')}", headers)
         return [result.body]
 

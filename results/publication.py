@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import Change, record_changes
-from bac.pg import SideReader, analyze, copy_from_stdin
+from bac.pg import SideReader, analyze, copy_from_stdin, copy_text
 from candidates.models import Candidate
 from exams.models import ExamSession, Subject, Track, TrackSubject
 
@@ -273,13 +273,13 @@ def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -
 # --- the snapshot on PostgreSQL ---------------------------------------------------------------
 #
 # On PostgreSQL the server reads each batch in one statement: the computed results joined with
-# their candidates, and each candidate's marks packed as big-endian integers (a key per mark
-# for its component, subject and sitting, in the entry's order; the mark in hundredths). Python
-# writes the payloads from tables built once per publication and COPYs the rows in. The bytes
-# are exactly results.lookup.encode_entry's (a test holds them equal: names with quotes,
-# backslashes, control characters and Arabic, marks of both sittings, missing averages).
-# Building the JSON text in SQL instead (to_json and string_agg per mark) took the server
-# longer than the whole computation.
+# their candidates, each entry's text up to its marks, and each candidate's marks packed as
+# big-endian integers (a key per mark for its component, subject and sitting; the mark in
+# hundredths). Python writes the marks from templates made once per publication and COPYs the
+# rows in. The bytes are exactly results.lookup.encode_entry's (tests hold them equal: names
+# with quotes, backslashes, control characters and Arabic, marks of both sittings in any order
+# the server sends them, missing averages). Building each mark's JSON in SQL instead (to_json
+# and an ordered string_agg) took the server longer than the whole computation.
 
 
 def _json_decimal(column: str) -> str:
@@ -491,9 +491,7 @@ def _payloads(
     for candidate_id, massar, cnie, birth, head, keys, marks, copy_head in rows:
         payload = f'{head},"k":[{marks_of(keys, marks) if keys else ""}]}}'
         append((candidate_id, massar, cnie, birth, payload))
-        # JSON text has no tab, newline or carriage return (it escapes them): only its
-        # backslashes are to double for COPY.
-        line(f"{prefix}{copy_head}\t{payload.replace(chr(92), chr(92) * 2)}\n")
+        line(f"{prefix}{copy_head}\t{copy_text(payload)}\n")
     return built, "".join(lines)
 
 
@@ -504,7 +502,6 @@ class _BatchReader:
 
     def __init__(self, statements: dict, ranges: list, params: dict, side: bool) -> None:
         self.statements, self.ranges, self.params = statements, ranges, params
-        self.side = side
         self.reader = (
             SideReader(self._batches, depth=3, name="publication-reader") if side else None
         )

@@ -280,6 +280,11 @@ def remove_stale(directory: Path, keep: set[str]) -> list[str]:
         if _NAMESPACE.fullmatch(ns) and ns not in keep:
             path.unlink(missing_ok=True)
             removed.append(ns)
+    # The writers' lock files (build_missing), one per publication ever written.
+    for path in directory.glob(".*.lock"):
+        ns = path.name[1 : -len(".lock")]
+        if _NAMESPACE.fullmatch(ns) and ns not in keep:
+            path.unlink(missing_ok=True)
     # Files a process died writing (a writer renames its file within a minute or so).
     for path in directory.glob(f".*{FILE_SUFFIX}.*"):
         try:

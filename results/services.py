@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import Change, record_changes
-from bac.pg import SideReader, analyze, copy_from_stdin, use_copy
+from bac.pg import SideReader, analyze, copy_from_stdin, copy_text, use_copy
 from candidates.importing import RowError
 from candidates.models import Candidate
 from candidates.services import error_message as candidate_error_message
@@ -1127,7 +1127,7 @@ class _ResultSink:
             f"{null if o.regional is None else formatted[o.regional]}\t"
             f"{null if o.national is None else formatted[o.national]}\t"
             f"{null if o.general is None else formatted[o.general]}\t"
-            f"{o.decision}\t{o.mention}\t{_copy_text(o.reason)}\n"
+            f"{o.decision}\t{o.mention}\t{copy_text(o.reason)}\n"
             for cid, o in results
         ]
         if self.mode == "stream":
@@ -1309,12 +1309,6 @@ def _note_anomaly(
         )
         if len(examples) < 20 * ANOMALY_EXAMPLES:
             examples.append((directorate, cid, "extra_grades", str(extra)))
-
-
-def _copy_text(text: str) -> str:
-    if not text:
-        return text
-    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
 # -- Statistics -------------------------------------------------------------------------------

@@ -156,16 +156,6 @@ def code_limit() -> RateLimit:
     return limit
 
 
-def failures_counted(subject: str, now: float | None = None) -> int:
-    """The failed lookups counted against a code (Query.subject) in the current window, where
-    the lookup counts them: the host's replica, or the shared counters."""
-    on_host = replica.current()
-    if on_host is not None:
-        window = code_limit()._window(clock() if now is None else now)[0]
-        return on_host.counters.count(replica.CODE, subject, window)
-    return code_limit().check(subject).count
-
-
 # --- stores -----------------------------------------------------------------------------------
 
 OK = "ok"

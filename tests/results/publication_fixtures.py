@@ -11,10 +11,19 @@ from django.test import TestCase
 from django.utils import timezone
 
 from exams.models import Subject
+from results.lookup import Query, parse_query
 from results.models import Computation, ComputedResult, Grade
 from results.publication import schedule_publication
 
 BIRTH = "2008-03-14"  # the factories' birth date
+
+
+def massar(candidate, birth: str = BIRTH) -> Query:
+    """The public lookup's query for a candidate's Massar code and a birth date."""
+    query, errors = parse_query(candidate.massar_code, None, birth)
+    assert query is not None, errors
+    return query
+
 
 # Fixtures, for `from .publication_fixtures import *` in the test modules.
 __all__ = ["clock", "results", "_no_push"]

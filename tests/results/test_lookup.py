@@ -11,10 +11,10 @@ from django.core.management import call_command
 
 from identity.ratelimit import RateLimit
 from results.api import API_PATH
-from results.snapshot import failures_counted
 
 from .publication_fixtures import *  # noqa: F403
 from .publication_fixtures import BIRTH, publish
+from .replica_mode import failures_counted
 from .wsgi_client import call, post_json
 
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')

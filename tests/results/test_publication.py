@@ -17,14 +17,10 @@ from results.publication import on_publication_public as real_on_publication_pub
 from results.snapshot import FOUND, NOT_PUBLISHED, lookup_public, result_for_candidate
 
 from .publication_fixtures import *  # noqa: F403
-from .publication_fixtures import committed, make_computation, publish
+from .publication_fixtures import committed, make_computation, massar, publish
 
 Status = Publication.Status
 BIRTH = datetime.date(2008, 3, 14)
-
-
-def massar(candidate, birth=BIRTH) -> Query:
-    return Query("m", candidate.massar_code, birth)
 
 
 def test_a_publication_freezes_every_result_of_the_computation_into_a_versioned_snapshot(
@@ -66,16 +62,50 @@ def test_a_publication_is_audited_with_its_version_moment_and_fingerprint(
     assert entry.reason == "first results"
 
 
-@pytest.mark.parametrize(
+# On PostgreSQL a publication's batches are read on the publishing connection inside a
+# transaction ("in_line"), on a second connection once everything is committed ("side", as the
+# background task runs).
+READERS = pytest.mark.parametrize(
     "reader",
     [
         pytest.param("in_line", marks=pytest.mark.django_db),
-        # Everything committed: on PostgreSQL a second connection reads the batches.
         pytest.param("side", marks=pytest.mark.django_db(transaction=True)),
     ],
 )
+
+
+@pytest.fixture
+def batch_readers(monkeypatch) -> list[bool]:
+    """Whether each publication's batches were read on a second connection (PostgreSQL)."""
+    readers: list[bool] = []
+    real_reader = services._BatchReader
+
+    def spy(*args, **kwargs):
+        made = real_reader(*args, **kwargs)
+        readers.append(made.reader is not None)
+        return made
+
+    monkeypatch.setattr(services, "_BatchReader", spy)
+    return readers
+
+
+def read_as(reader: str) -> set[bool]:
+    from django.db import connection
+
+    return {reader == "side"} if connection.vendor == "postgresql" else set()
+
+
+@READERS
 def test_a_failure_half_way_through_preparation_leaves_the_previous_state_intact(
-    results, candidate_a, candidate_b, ministry_staff, clock, settings, monkeypatch, reader
+    results,
+    candidate_a,
+    candidate_b,
+    ministry_staff,
+    clock,
+    settings,
+    monkeypatch,
+    reader,
+    batch_readers,
 ):
     first = publish(results, clock.now, ministry_staff)
     audited = AuditEntry.objects.count()
@@ -112,6 +142,7 @@ def test_a_failure_half_way_through_preparation_leaves_the_previous_state_intact
     for candidate, average in ((candidate_a, "14.25"), (candidate_b, "8.40")):
         outcome = lookup_public(massar(candidate), "192.0.2.1")
         assert outcome.entry["avg"][0] == average and outcome.entry["v"] == 1
+    assert set(batch_readers) == read_as(reader)
 
 
 def test_a_new_version_replaces_the_previous_one_at_its_moment(
@@ -284,15 +315,9 @@ TRICKY_NAMES = [
 
 
 @pytest.mark.parametrize("outsiders", [0, 2], ids=["dense", "sparse"])
-@pytest.mark.parametrize(
-    "reader",
-    [
-        pytest.param("in_line", marks=pytest.mark.django_db),
-        pytest.param("side", marks=pytest.mark.django_db(transaction=True)),
-    ],
-)
+@READERS
 def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
-    session, school, track, ministry_staff, clock, settings, monkeypatch, outsiders, reader
+    session, school, track, ministry_staff, clock, settings, outsiders, reader, batch_readers
 ):
     """On PostgreSQL the server reads packed marks and the publication writes the payloads
     from tables; they must be exactly what results.lookup.encode_entry writes (the embedded
@@ -306,15 +331,6 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
 
     if connection.vendor != "postgresql":
         pytest.skip("the server-read snapshot is PostgreSQL's")
-    readers = []
-    real_reader = services._BatchReader
-
-    def spy(*args, **kwargs):
-        made = real_reader(*args, **kwargs)
-        readers.append(made.side)
-        return made
-
-    monkeypatch.setattr(services, "_BatchReader", spy)
     subjects = list(Subject.objects.order_by("code"))
     extra = Subject.objects.create(code="AB", name_fr="Ab", name_ar="أب")
     candidates = []
@@ -375,7 +391,7 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
     assert sparse == bool(outsiders)  # the statement with the coverage check, or without
     publication = publish(computation, clock.now, ministry_staff)
     assert publication.status == Status.READY and publication.count == len(candidates)
-    assert readers == [reader == "side"]
+    assert batch_readers == [reader == "side"]
     built = dict(
         PublishedResult.objects.filter(publication=publication).values_list(
             "candidate_id", "payload"

@@ -14,14 +14,13 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from results import publication as services
-from results import replica
+from results import replica, replica_file
 from results.lookup import parse_query, query_digest
 from results.snapshot import (
     FOUND,
     LIMITED,
     NOT_FOUND,
     NOT_PUBLISHED,
-    failures_counted,
     get_store,
     lookup_key,
     lookup_public,
@@ -29,14 +28,11 @@ from results.snapshot import (
 )
 
 from .publication_fixtures import *  # noqa: F403
-from .publication_fixtures import BIRTH, committed, make_computation, publish
+from .publication_fixtures import BIRTH, committed, make_computation, massar, publish
+from .replica_mode import failures_counted
 from .wsgi_client import post_json
 
 SECRET = b"k" * 32
-
-
-def massar(candidate, birth=BIRTH):
-    return parse_query(candidate.massar_code, None, birth)[0]
 
 
 @pytest.fixture
@@ -118,7 +114,8 @@ def test_a_busy_window_never_undercounts_and_rarely_touches_a_quiet_key(tmp_path
     truth: dict[str, int] = {}
     for _ in range(60_000):
         code = f"m:R{rng.randrange(20_000):09d}"
-        truth[code] = counters.fail(code, 1)
+        counters.fail(code, 1)
+        truth[code] = truth.get(code, 0) + 1  # what really happened, not what the sketch says
     for code, count in truth.items():
         assert counters.count(replica.CODE, code, 1) >= count
     # 20,000 codes in 2 x 2^20 counters: a code never tried reads 0 (almost) always.
@@ -225,10 +222,12 @@ def test_the_command_writes_the_live_files_and_removes_the_others(
     stale.write_bytes(b"")
     call_command("build_results_replica", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert (on_host / f"{namespace_of(publication)}.replica").is_file() and not stale.exists()
+    assert (on_host / f".{namespace_of(publication)}.lock").exists()
     with committed():
         services.withdraw_publication(publication, ministry_staff, "wrong coefficients")
     refreshed()
     assert not (on_host / f"{namespace_of(publication)}.replica").exists()
+    assert not (on_host / f".{namespace_of(publication)}.lock").exists()
 
 
 # --- the lookup -----------------------------------------------------------------------------
@@ -288,12 +287,21 @@ def test_the_limits_hold_on_the_host(results, candidate_a, candidate_b, clock, o
     assert lookup_public(massar(candidate_a), "192.0.2.1").status == FOUND
 
 
-def test_the_fast_path_reads_the_replica(results, candidate_a, clock, on_host):
+def test_the_fast_path_reads_the_replica(results, candidate_a, clock, on_host, monkeypatch):
     publish(results, clock.now)
     build(on_host)
     cache.clear()
+    found = []
+    real_get = replica_file.ReplicaFile.get
+
+    def spy(self, digest):
+        found.append(real_get(self, digest))
+        return found[-1]
+
+    monkeypatch.setattr(replica_file.ReplicaFile, "get", spy)
     reply = post_json({"massar_code": candidate_a.massar_code, "birth_date": BIRTH})
     assert reply.status_code == 200 and reply.json()["result"]["general_average"] == "14.25"
+    assert len(found) == 1 and '"14.25"' in found[0]  # the file answered, not a fallback
 
 
 def test_the_replica_directory_must_be_this_users_alone(tmp_path):
@@ -339,7 +347,7 @@ def test_a_failed_build_is_not_tried_again_at_once(
 
     monkeypatch.setattr(replica, "build_missing", broken)
     current = refreshed()
-    current._building.join(10)
+    current._building.join(60)
     current.refresh()
     assert current._building is None or not current._building.is_alive()
     assert len(attempts) == 1

@@ -55,8 +55,16 @@ def test_a_digest_spanning_two_entries_is_not_an_entry(tmp_path):
     first, second = "ab" * 20, "cd" * 20
     write(tmp_path / "p.replica", [(first, "x"), (second, "y")])
     opened = ReplicaFile(tmp_path / "p.replica")
-    straddling = (bytes.fromhex(first)[10:] + bytes.fromhex(second)[:10]).hex()
-    assert (opened.get(first), opened.get(second), opened.get(straddling)) == ("x", "y", None)
+    directory = (tmp_path / "p.replica").read_bytes()[HEADER + 4 : HEADER + 4 + 2 * 28]
+    # 20 bytes that stand in the directory but start no row: the end of the first row (its
+    # digest's tail, its offset and length) and the start of the second row's digest.
+    straddling = directory[16:36]
+    assert straddling in directory and directory.index(straddling) % 28
+    assert (opened.get(first), opened.get(second), opened.get(straddling.hex())) == (
+        "x",
+        "y",
+        None,
+    )
     opened.close()
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from results.lookup import SnapshotRow, decode_entry, encode_entry
+from results.lookup import COMPONENTS, SnapshotRow, decode_entry, encode_entry
 from results.publication import _MarkTemplates, mark_codes_of
 
 # Any text a name may hold, control characters included, but no lone surrogate (the database
@@ -105,6 +105,7 @@ def test_the_entry_is_byte_for_byte_the_format_s_definition(row):
     assert decode_entry(encoded)["m"] == row.massar_code
 
 
+@settings(deadline=None)  # no clock in unit tests
 @given(
     key=st.binary(min_size=1, max_size=80),
     kind=st.sampled_from(["m", "c"]),
@@ -152,7 +153,7 @@ def test_the_publication_writes_each_entrys_marks_as_encode_entry_does(data):
     )
     table = mark_codes_of(list(zip(codes, ids, strict=True)), sitting)
     rank = {code: index for index, code in enumerate(sorted(codes))}
-    components = {"continuous": 0, "regional": 1, "national": 2}
+    components = {name: index for index, name in enumerate(COMPONENTS)}
     packed = [
         (
             ((components[component] * len(codes)) + rank[code]) * 2 + (grade_sitting != "normal"),
