@@ -205,6 +205,7 @@ def register_data_kinds() -> None:
         recipients=recipients,
         retention=_("Kept: part of the exam record"),
         exporter=export_complaints,
+        models=("complaints.Complaint",),
     )
     data_kind(
         "complaints.comment",
@@ -215,6 +216,7 @@ def register_data_kinds() -> None:
         recipients=recipients,
         retention=_("Kept with the complaint"),
         exporter=export_comments,
+        models=("complaints.Complaint",),
     )
     data_kind(
         "complaints.answer_sheet_scan",
@@ -229,6 +231,7 @@ def register_data_kinds() -> None:
         retention_days=SCAN_DAYS,
         purger=purge_scans,
         exporter=export_scans,
+        models=("complaints.Complaint",),
     )
     data_kind(
         "complaints.scan_access",
@@ -239,4 +242,5 @@ def register_data_kinds() -> None:
         recipients=_("The candidate; inspectors of the ministry"),
         retention=_("Kept with the complaint, after the scan itself is deleted"),
         exporter=export_scan_accesses,
+        models=("complaints.ScanAccess",),
     )

@@ -9,9 +9,11 @@ class DiplomasConfig(AppConfig):
     def ready(self) -> None:
         from results import signals as results_signals
 
-        from . import messages, receivers
+        from . import messages, privacy_hooks, receivers
 
         messages.register()
+        # What the app holds about candidates, in the register of personal data.
+        privacy_hooks.register_data_kinds()
         results_signals.result_republished.connect(
             receivers.on_result_republished, dispatch_uid="diplomas.result_republished"
         )

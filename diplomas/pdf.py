@@ -881,6 +881,15 @@ def render_pdf(diploma) -> bytes:
     return data
 
 
+def stored_pdf(diploma) -> bytes | None:
+    """The diploma's signed PDF if it was rendered before, else None (never renders)."""
+    name = _storage_name(diploma)
+    if not default_storage.exists(name):
+        return None
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
 # --- verification ------------------------------------------------------------------------------
 
 

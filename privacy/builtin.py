@@ -447,6 +447,7 @@ def declare() -> None:
         ),
         retention=_("Kept: the exam record is part of the national archives"),
         exporter=export_file,
+        models=("candidates.Candidate",),
     )
     data_kind(
         "candidates.cnie_copy",
@@ -459,6 +460,7 @@ def declare() -> None:
         retention_days=365,
         purger=purge_cnie_copies,
         exporter=export_cnie_copies,
+        models=("candidates.CnieDocument",),
     )
     data_kind(
         "candidates.document_access",
@@ -469,6 +471,7 @@ def declare() -> None:
         recipients=_("The candidate; inspectors of the ministry"),
         retention=_("Kept as long as the document, deleted with it"),
         exporter=export_document_accesses,
+        models=("candidates.DocumentAccess",),
     )
     data_kind(
         "candidates.identity_source",
@@ -482,6 +485,7 @@ def declare() -> None:
         recipients=_("The candidate; staff of their school and academy"),
         retention=_("Kept with the file"),
         exporter=export_identity_sources,
+        models=("candidates.IdentitySource",),
     )
     data_kind(
         "identity.account",
@@ -492,6 +496,7 @@ def declare() -> None:
         recipients=_("The candidate; the service's administrators"),
         retention=_("Kept while the file is kept"),
         exporter=export_account,
+        models=("identity.User",),
     )
     data_kind(
         "identity.one_time_code",
@@ -504,6 +509,7 @@ def declare() -> None:
         retention_days=1,
         purger=purge_one_time_codes,
         exporter=export_one_time_codes,
+        models=("identity.OneTimeCode",),
     )
     data_kind(
         "identity.sign_in_event",
@@ -516,6 +522,7 @@ def declare() -> None:
         retention_days=180,
         purger=purge_sign_in_events,
         exporter=export_sign_in_events,
+        models=("identity.SignInEvent",),
     )
     data_kind(
         "verification.file_check",
@@ -526,6 +533,7 @@ def declare() -> None:
         recipients=_("The candidate; staff of their school and academy"),
         retention=_("Kept with the file"),
         exporter=export_file_check,
+        models=("verification.FileCheck",),
     )
     data_kind(
         "verification.correction_request",
@@ -543,6 +551,7 @@ def declare() -> None:
         retention_days=365,
         purger=purge_evidence,
         exporter=export_correction_requests,
+        models=("verification.CorrectionRequest",),
     )
     data_kind(
         "convocations.convocation",
@@ -558,11 +567,15 @@ def declare() -> None:
         retention_days=90,
         purger=purge_superseded_convocations,
         exporter=export_convocations,
+        models=("convocations.Convocation",),
     )
     data_kind(
         "results.grade",
         label=_("Marks"),
-        fields=_("The marks of every subject"),
+        fields=_(
+            "The marks of every subject, and the averages and decision computed from them "
+            "before publication"
+        ),
         purpose=_("Compute the result of the exam"),
         legal_basis=PUBLIC_TASK,
         recipients=_(
@@ -570,6 +583,9 @@ def declare() -> None:
         ),
         retention=_("Kept: the exam record is part of the national archives"),
         exporter=export_grades,
+        # ComputedResult: the grading engine's output, seen by staff until it is published
+        # (then it is results.result); the exporter follows the same rule as for the marks.
+        models=("results.Grade", "results.ComputedResult"),
     )
     data_kind(
         "results.result",
@@ -582,6 +598,7 @@ def declare() -> None:
         ),
         retention=_("Kept: the exam record is part of the national archives"),
         exporter=export_result,
+        models=("results.PublishedResult",),
     )
     data_kind(
         "notifications.message",
@@ -594,6 +611,7 @@ def declare() -> None:
         retention_days=90,
         purger=purge_notifications,
         exporter=export_notifications,
+        models=("notifications.Notification",),
     )
     data_kind(
         "audit.history",
@@ -604,6 +622,7 @@ def declare() -> None:
         recipients=_("The candidate; inspectors of the ministry"),
         retention=_("Kept: the history cannot be altered"),
         exporter=export_history,
+        models=("audit.AuditEntry",),
     )
     data_kind(
         "privacy.consent",
@@ -614,6 +633,7 @@ def declare() -> None:
         recipients=_("The candidate; the services the choice applies to"),
         retention=_("Kept with the file"),
         exporter=export_consents,
+        models=("privacy.Consent",),
     )
     consent_topic(
         "published_lists",

@@ -29,6 +29,7 @@ From the app's ``AppConfig.ready()`` (import the functions there, not at module 
             concerns_candidate=True,                   # then an exporter is required
             purger=privacy_hooks.purge_scans,
             exporter=privacy_hooks.export_scans,
+            models=("complaints.Complaint",),          # the models holding this data
         )
 
 * ``purger(cutoff, dry_run) -> int``: delete or anonymise what is older than ``cutoff``
@@ -42,6 +43,11 @@ From the app's ``AppConfig.ready()`` (import the functions there, not at module 
   candidate, as JSON-ready ``records`` (dates as ISO strings) and ``files`` (name in the ZIP
   -> bytes, decrypted: it is their own data). ``actor`` is the candidate; log document reads
   as the app's own read path does. Anything not JSON-ready is written with ``str()``.
+* ``models``: the models (``"app_label.ModelName"``) that hold this kind of data. A model may be
+  named by several kinds (a complaint holds the complaint, its comment and its scan), and a kind
+  may span several models. tests/privacy/test_register.py fails if a model with a foreign key
+  (or one-to-one field) to candidates.Candidate is named by no kind, so a new model holding a
+  candidate's data cannot be left out of the register by mistake.
 
 The export test (tests/privacy/test_export.py) fails if a kind that concerns a candidate has no
 exporter or does not appear in the export; the register test fails if a kind with a retention
@@ -59,7 +65,10 @@ What the other apps add (wired in by their owners or the lead), each from its Ap
   application, scholarships.HouseholdMember and scholarships.StatusEvent; exported, kept);
 * sharing: ``sharing.view_log`` (sharing.ShareView: who opened a diploma share link and when;
   purger: delete rows older than 90 days; exporter: the holder's views, so they see who
-  looked) and ``sharing.share_link`` (sharing.ShareLink; exported).
+  looked) and ``sharing.share_link`` (sharing.ShareLink; exported);
+* diplomas: ``diplomas.diploma`` (diplomas.Diploma with its revocation or replacement, and
+  diplomas.Refusal: why no diploma could be issued; exported with the stored faces, kept
+  permanently).
 
 Consent topics (privacy.models.Consent) are registered the same way with ``consent_topic``.
 """
@@ -67,7 +76,7 @@ Consent topics (privacy.models.Consent) are registered the same way with ``conse
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +110,8 @@ class DataKind:
     concerns_candidate: bool = True
     purger: Purger | None = None
     exporter: Exporter | None = None
+    # "app_label.ModelName" of each model holding this kind of data (see the module docstring).
+    models: tuple[str, ...] = ()
 
     @property
     def app(self) -> str:
@@ -141,6 +152,7 @@ def data_kind(
     concerns_candidate: bool = True,
     purger: Purger | None = None,
     exporter: Exporter | None = None,
+    models: Iterable[str] = (),
 ) -> DataKind:
     """Declare a kind of personal data (see the module docstring). Declaring the same key
     again replaces it, so that a reloaded AppConfig does not fail."""
@@ -148,6 +160,12 @@ def data_kind(
         raise ValueError(f"a data kind is named '<app>.<kind>', not {key!r}")
     if retention_days is not None and retention_days < 0:
         raise ValueError("retention_days cannot be negative")
+    # Checked for shape only: the apps may not all be loaded yet (the register test checks
+    # that each name is a real model).
+    models = tuple(models)
+    for name in models:
+        if name.count(".") != 1:
+            raise ValueError(f"a model is named 'app_label.ModelName', not {name!r}")
     kind = DataKind(
         key=key,
         label=label,
@@ -160,6 +178,7 @@ def data_kind(
         concerns_candidate=concerns_candidate,
         purger=purger,
         exporter=exporter,
+        models=models,
     )
     _KINDS[key] = kind
     return kind

@@ -350,6 +350,7 @@ def register_data_kinds() -> None:
         ),
         retention=_("Kept: the record of a public grant"),
         exporter=export_applications,
+        models=("scholarships.Application", "scholarships.StatusEvent"),
     )
     data_kind(
         "scholarships.household",
@@ -360,6 +361,7 @@ def register_data_kinds() -> None:
         recipients=_("The candidate; the scholarship commission of their academy and the nation"),
         retention=_("Kept with the application"),
         exporter=export_household,
+        models=("scholarships.HouseholdMember",),
     )
     data_kind(
         "scholarships.income",
@@ -370,6 +372,7 @@ def register_data_kinds() -> None:
         recipients=_("The candidate; the scholarship commission of their academy and the nation"),
         retention=_("Kept with the application"),
         exporter=export_incomes,
+        models=("scholarships.Application",),
     )
     data_kind(
         "scholarships.document",
@@ -391,6 +394,7 @@ def register_data_kinds() -> None:
         retention_days=DOCUMENT_DAYS,
         purger=purge_documents,
         exporter=export_documents,
+        models=("scholarships.ApplicationDocument",),
     )
     data_kind(
         "scholarships.social_register",
@@ -406,4 +410,5 @@ def register_data_kinds() -> None:
         retention_days=REGISTER_DAYS,
         purger=purge_register,
         exporter=export_register_entries,
+        models=("scholarships.SocialRegisterEntry",),
     )

@@ -100,6 +100,7 @@ def register_data_kinds() -> None:
         retention_days=ENDED_LINK_DAYS,
         purger=purge_ended_links,
         exporter=export_links,
+        models=("sharing.ShareLink",),
     )
     data_kind(
         "sharing.view_log",
@@ -115,4 +116,5 @@ def register_data_kinds() -> None:
         retention_days=VIEW_LOG_DAYS,
         purger=purge_view_log,
         exporter=export_view_log,
+        models=("sharing.ShareView",),
     )

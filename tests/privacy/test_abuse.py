@@ -19,6 +19,7 @@ import importlib
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.identity.conftest import (
@@ -94,6 +95,31 @@ GUESSABLE_LOOKUPS = [
         "test_the_api_is_rate_limited_per_address",
     ),
     (
+        "diploma share link (token in the URL), page and SD-JWT: unknown tokens",
+        "10 unknown tokens per address (IPv6 /64) per 15 minutes, then the address is locked "
+        "out for 15 minutes, real tokens included (SHARE_MISSES_PER_ADDRESS)",
+        "tests.sharing.test_links",
+        "test_unknown_tokens_get_a_generic_404_then_the_address_is_locked_out",
+    ),
+    (
+        "diploma share link, every lookup per address",
+        "60 per address a minute (SHARE_LOOKUPS_PER_ADDRESS)",
+        "tests.privacy.test_abuse",
+        "test_share_link_lookups_are_limited_per_address",
+    ),
+    (
+        "diploma verification page (share link, QR code, credential or PDF)",
+        "60 per address a minute (DIPLOMA_VERIFY_PER_ADDRESS)",
+        "tests.sharing.test_verify",
+        "test_the_page_is_rate_limited_too",
+    ),
+    (
+        "diploma verification API",
+        "60 per address a minute (DIPLOMA_VERIFY_PER_ADDRESS)",
+        "tests.sharing.test_verify",
+        "test_the_api_is_rate_limited_per_address",
+    ),
+    (
         "export of a candidate's data (decrypts every document)",
         "5 per account an hour (PRIVACY_EXPORTS_PER_HOUR)",
         "tests.privacy.test_export",
@@ -120,6 +146,24 @@ def test_wrong_authenticator_codes_lock_the_staff_account(client, clerk, setting
         response = submit_code(client, app.at(timezone.now()))
     assert not is_signed_in(client)
     assert "Too many failed attempts" in response.content.decode()
+
+
+def test_share_link_lookups_are_limited_per_address(candidate_a, settings):
+    """Every lookup counts, a real token's too: the limit holds however the guesses are split
+    between the page and the SD-JWT; other addresses are unaffected."""
+    from sharing import services
+    from tests.sharing.access_matrix import seed_share_link
+
+    settings.SHARE_LOOKUPS_PER_ADDRESS = 3
+    _link, token = seed_share_link(candidate_a)
+    page = services.share_path(token)
+    sd_jwt = reverse("sharing:shared_sd_jwt", args=[token])
+    guesser = Client(REMOTE_ADDR="192.0.2.20")
+    assert [guesser.get(url).status_code for url in (page, sd_jwt, page)] == [200, 200, 200]
+    for url in (page, sd_jwt):
+        limited = guesser.get(url)
+        assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert Client(REMOTE_ADDR="192.0.2.99").get(page).status_code == 200
 
 
 def test_the_session_key_changes_when_staff_sign_in(client, clerk):

@@ -28,7 +28,65 @@ def test_the_data_the_issue_names_is_purged():
         "verification.correction_request",
         "notifications.message",
         "convocations.convocation",
+        "sharing.view_log",
+        "scholarships.document",
     } <= purged
+
+
+# Models linked to a candidate (foreign key or one-to-one field to candidates.Candidate) that
+# hold nothing personal beyond the link, each with the reason; they need no kind. Empty: every
+# such model holds data about the candidate and is named by a kind.
+HOLD_NOTHING_PERSONAL: dict[str, str] = {}
+
+
+def linked_to_a_candidate() -> set[str]:
+    """The label of every installed model with a foreign key or one-to-one field (a subclass of
+    ForeignKey) straight to candidates.Candidate."""
+    from django.apps import apps
+    from django.db import models
+
+    from candidates.models import Candidate
+
+    return {
+        model._meta.label
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if isinstance(field, models.ForeignKey) and field.related_model is Candidate
+    }
+
+
+def not_in_the_register() -> set[str]:
+    named = {name for kind in register.kinds() for name in kind.models}
+    return linked_to_a_candidate() - named - set(HOLD_NOTHING_PERSONAL)
+
+
+def test_every_model_linked_to_a_candidate_is_named_by_a_kind():
+    # Sanity: the walk finds the links (a broken walk would find nothing and pass).
+    assert {"diplomas.Diploma", "sharing.ShareLink", "verification.FileCheck"} <= (
+        linked_to_a_candidate()
+    )
+    missing = sorted(not_in_the_register())
+    assert not missing, (
+        f"{missing} hold a candidate's data but no kind of the register names them: declare "
+        "a kind with models=... (privacy/register.py), or list them in HOLD_NOTHING_PERSONAL "
+        "with the reason"
+    )
+
+
+def test_a_model_left_out_of_the_register_is_caught(monkeypatch):
+    monkeypatch.delitem(register._KINDS, "diplomas.diploma")
+    assert not_in_the_register() == {"diplomas.Diploma", "diplomas.Refusal"}
+
+
+def test_the_models_a_kind_names_exist_and_the_allow_list_is_not_stale():
+    from django.apps import apps
+
+    for kind in register.kinds():
+        for name in kind.models:
+            assert apps.get_model(name), (kind.key, name)
+    named = {name for kind in register.kinds() for name in kind.models}
+    for name in HOLD_NOTHING_PERSONAL:
+        assert name in linked_to_a_candidate() and name not in named, name
 
 
 def test_a_kind_needs_an_app_prefix_and_a_sane_retention():
@@ -52,6 +110,17 @@ def test_a_kind_needs_an_app_prefix_and_a_sane_retention():
             recipients="x",
             retention="x",
             retention_days=-1,
+        )
+    with pytest.raises(ValueError):
+        register.data_kind(
+            "x.y",
+            label="x",
+            fields="x",
+            purpose="x",
+            legal_basis="x",
+            recipients="x",
+            retention="x",
+            models=("Diploma",),
         )
 
 
