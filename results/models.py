@@ -99,6 +99,9 @@ class Computation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Whether its results keep the marks they were computed from (ComputedResult.marks):
+    # false only for computations made before they did, which cannot be published.
+    marks_kept = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -133,6 +136,12 @@ class ComputedResult(models.Model):
     mention = models.CharField(max_length=10, choices=Mention.choices, blank=True)
     # Why: e.g. "eliminated: 0 in MATH", "missing: PC national".
     reason = models.CharField(max_length=200, blank=True)
+    # The marks this result was computed from, packed as the computation read them (see
+    # results.services.pack_marks); None for a candidate without any. A publication shows
+    # these, so that its marks are always those its averages came from, whatever grade was
+    # corrected after the computation.
+    mark_keys = models.BinaryField(null=True, editable=False)
+    marks = models.BinaryField(null=True, editable=False)
 
     class Meta:
         constraints = [

@@ -46,6 +46,7 @@ from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
 from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
+from .services import mark_key
 
 logger = logging.getLogger(__name__)
 
@@ -218,17 +219,38 @@ def _row(values: tuple, marks: list, version: int, corrected_at: float | None) -
 def snapshot_batches(
     computation: Computation, sitting: str, version: int, batch_size: int
 ) -> Iterator[list[SnapshotRow]]:
-    """The computation's results with each candidate's marks, in candidate order, in batches
-    (keyset pagination: no server-side cursor held across the writes)."""
+    """The computation's results with the marks each was computed from, in candidate order, in
+    batches (keyset pagination: no server-side cursor held across the writes)."""
+    codes = _mark_codes(sitting)
     last = 0
     base = ComputedResult.objects.filter(computation=computation).order_by("candidate_id")
     while True:
-        values = list(base.filter(candidate_id__gt=last).values_list(*_RESULT_FIELDS)[:batch_size])
+        values = list(
+            base.filter(candidate_id__gt=last).values_list(*_RESULT_FIELDS, "mark_keys", "marks")[
+                :batch_size
+            ]
+        )
         if not values:
             return
         last = values[-1][0]
-        marks = _marks_for([v[0] for v in values], sitting)
-        yield [_row(v, marks.get(v[0], []), version, None) for v in values]
+        yield [_row(v[:-2], unpack_marks(codes, v[-2], v[-1]), version, None) for v in values]
+
+
+def unpack_marks(codes: _MarkCodes, keys: bytes | None, marks: bytes | None) -> list:
+    """(component, subject code, sitting, mark) of a result's kept marks (ComputedResult)."""
+    if not keys:
+        return []
+    count = len(keys) // 4
+    unpacked = []
+    for key, units in zip(
+        struct.unpack(f">{count}i", keys), struct.unpack(f">{count}h", marks), strict=True
+    ):
+        try:
+            component, code, grade_sitting = codes.marks[key]
+        except KeyError:
+            raise PublicationError(_unknown_mark()) from None
+        unpacked.append((component, code, grade_sitting, Decimal(units).scaleb(-2)))
+    return unpacked
 
 
 _ROW_COLUMNS = (
@@ -273,13 +295,13 @@ def _insert_rows(publication_id: int, rows: Sequence[tuple[SnapshotRow, str]]) -
 # --- the snapshot on PostgreSQL ---------------------------------------------------------------
 #
 # On PostgreSQL the server reads each batch in one statement: the computed results joined with
-# their candidates, each entry's text up to its marks, and each candidate's marks packed as
-# big-endian integers (a key per mark for its component, subject and sitting; the mark in
-# hundredths). Python writes the marks from templates made once per publication and COPYs the
-# rows in. The bytes are exactly results.lookup.encode_entry's (tests hold them equal: names
-# with quotes, backslashes, control characters and Arabic, marks of both sittings in any order
-# the server sends them, missing averages). Building each mark's JSON in SQL instead (to_json
-# and an ordered string_agg) took the server longer than the whole computation.
+# their candidates, each entry's text up to its marks, and the marks the computation kept,
+# packed as big-endian integers (a key per mark for its subject, component and sitting; the
+# mark in hundredths). Python writes the marks from templates made once per publication and
+# COPYs the rows in. The bytes are exactly results.lookup.encode_entry's (tests hold them
+# equal: names with quotes, backslashes, control characters and Arabic, marks of both sittings
+# in any order, missing averages). Reading the marks from the grades instead (a grouped join
+# of every grade) took the server about half of the publication's time.
 
 
 def _json_decimal(column: str) -> str:
@@ -290,13 +312,17 @@ def _json_text(column: str) -> str:
     return f"coalesce(to_json({column})::text, 'null')"
 
 
-class _MarkCodes(NamedTuple):
-    """What the statement's mark keys mean, for one publication."""
+def _unknown_mark() -> str:
+    return _("A mark is of a component or subject that the publication does not know.")
 
-    rank_of: list[int | None]  # subject id -> rank of its code (SQL arrays count from 1)
-    subjects: int
+
+class _MarkCodes(NamedTuple):
+    """What the kept marks' keys (results.services.mark_key) mean, for one publication."""
+
+    order: dict[int, int]  # key -> rank in encode_entry's order
     heads: dict[int, str]  # key -> '["component","SUBJECT","'
     tails: dict[int, str]  # key -> '"]' or '","catch_up"]'
+    marks: dict[int, tuple[str, str, str]]  # key -> (component, subject code, sitting)
 
 
 def _mark_codes(sitting: str) -> _MarkCodes:
@@ -304,26 +330,28 @@ def _mark_codes(sitting: str) -> _MarkCodes:
 
 
 def mark_codes_of(subjects: list[tuple[str, int]], sitting: str) -> _MarkCodes:
-    """The mark keys of a publication of `sitting` over these (code, id) subjects.
-
-    Key = ((component rank * subjects) + subject rank) * 2 + (1 for the catch-up sitting):
-    sorting by key is encode_entry's order (component, subject code, normal sitting first)."""
-    subjects = sorted(subjects)
+    """The mark keys of a publication of `sitting` over these (code, id) subjects, as its
+    computation kept them: a catch-up computation's keys carry the sitting, a normal one's do
+    not. Their order is encode_entry's: component, subject code, normal sitting first."""
     dumps = orjson.dumps
+    order: dict[int, int] = {}
     heads: dict[int, str] = {}
     tails: dict[int, str] = {}
-    count = len(subjects)
-    shown = _sittings_shown(sitting)
-    for component_rank, component in enumerate(lookup_rules.COMPONENTS):
-        for subject_rank, (code, _id) in enumerate(subjects):
-            for flag, grade_sitting in enumerate(shown):
-                key = ((component_rank * count) + subject_rank) * 2 + flag
+    marks: dict[int, tuple[str, str, str]] = {}
+    catch_up = sitting == Sitting.CATCH_UP
+    for component in lookup_rules.COMPONENTS:
+        for code, subject_id in sorted(subjects):
+            for grade_sitting in _sittings_shown(sitting):
+                key = mark_key(subject_id, component, grade_sitting if catch_up else None)
+                order[key] = len(order)
                 heads[key] = f'[{dumps(component).decode()},{dumps(code).decode()},"'
-                tails[key] = '"]' if flag == 0 else f'",{dumps(grade_sitting).decode()}]'
-    rank_of: list[int | None] = [None] * (max((i for _c, i in subjects), default=0) + 1)
-    for rank, (_code, subject_id) in enumerate(subjects):
-        rank_of[subject_id] = rank
-    return _MarkCodes(rank_of, count, heads, tails)
+                tails[key] = (
+                    '"]'
+                    if grade_sitting == Sitting.NORMAL
+                    else f'",{dumps(grade_sitting).decode()}]'
+                )
+                marks[key] = (component, code, grade_sitting)
+    return _MarkCodes(order, heads, tails, marks)
 
 
 class _MarkTemplates:
@@ -342,17 +370,15 @@ class _MarkTemplates:
     def _make(self, keys: bytes) -> tuple[str, Callable, Callable]:
         count = len(keys) // 4
         unpacked = struct.unpack(f">{count}i", keys)
-        order = sorted(range(count), key=unpacked.__getitem__)
-        heads, tails = self.codes.heads, self.codes.tails
+        heads, tails, ranks = self.codes.heads, self.codes.tails, self.codes.order
         try:
+            order = sorted(range(count), key=lambda i: ranks[unpacked[i]])
             template = ",".join(
                 heads[unpacked[i]].replace("%", "%%") + "%s" + tails[unpacked[i]].replace("%", "%%")
                 for i in order
             )
         except KeyError:
-            raise PublicationError(
-                _("A mark is of a component or subject that the publication does not know.")
-            ) from None
+            raise PublicationError(_unknown_mark()) from None
         pick: Callable = (
             operator.itemgetter(*order) if count > 1 else (lambda values: (values[order[0]],))
         )
@@ -367,44 +393,11 @@ class _MarkTemplates:
         return template % tuple(map(_MARK_TEXT.__getitem__, pick(unpack(marks))))
 
 
-def _batch_sql(sparse: bool) -> str:
-    """The statement for one batch; `sparse` when the batch's range of candidate ids holds
-    many candidates the computation does not cover (see _candidate_ranges)."""
+def _batch_sql() -> str:
+    """The statement for one batch: the computation's results between two candidate ids, with
+    their candidates and kept marks."""
     quote = connection.ops.quote_name
-    table = {
-        model: quote(model._meta.db_table)
-        for model in (Candidate, ComputedResult, Grade, Subject, Track)
-    }
-    component_rank = " ".join(
-        f"WHEN '{name}' THEN {index}" for index, name in enumerate(lookup_rules.COMPONENTS)
-    )
-    # A component or subject the tables do not know gets a key none has: the publication then
-    # fails (all or nothing) rather than drop the mark.
-    # The subject's rank from an array indexed by subject id, not a join: the grades then
-    # come in candidate order from their index, with no sort before the grouping. The marks
-    # are ordered in Python (see _MarkTemplates): ordered aggregates sort each candidate's
-    # marks apart and made the statement half as slow again.
-    key = (
-        f"((CASE g.component {component_rank} ELSE 1000000 END * %(subjects)s "
-        "+ coalesce((%(rank_of)s::integer[])[g.subject_id + 1], 1000000)) * 2 "
-        f"+ CASE WHEN g.sitting = '{Sitting.NORMAL}' THEN 0 ELSE 1 END)"
-    )
-    marks = (
-        f"SELECT g.candidate_id, string_agg(int4send(CAST({key} AS integer)), ''::bytea) AS keys, "  # noqa: S608 - names from the models
-        "string_agg(int2send(CAST(ROUND(g.mark * 100) AS smallint)), ''::bytea) AS marks "
-        f"FROM {table[Grade]} AS g "
-        "WHERE g.candidate_id BETWEEN %(first)s AND %(last)s AND g.sitting = ANY(%(sittings)s) "
-        + (
-            # Only the computation's candidates, else the range would aggregate the marks of
-            # the others too. Dense batches skip the check (it costs them about 5%).
-            f"AND g.candidate_id IN (SELECT candidate_id FROM {table[ComputedResult]} "  # noqa: S608
-            "WHERE computation_id = %(computation)s "
-            "AND candidate_id BETWEEN %(first)s AND %(last)s) "
-            if sparse
-            else ""
-        )
-        + "GROUP BY g.candidate_id"
-    )
+    table = {model: quote(model._meta.db_table) for model in (Candidate, ComputedResult, Track)}
     # The entry's text up to its marks, written by the server: encode_entry's bytes (to_json
     # escapes text as orjson does; numbers keep the column's two decimals).
     head = " || ".join(
@@ -442,11 +435,10 @@ def _batch_sql(sparse: bool) -> str:
     )
     return (
         "SELECT r.candidate_id, c.massar_code, coalesce(c.cnie_number, ''), c.birth_date, "  # noqa: S608 - names from the models
-        f"{head}, k.keys, k.marks, {copy_head} "
+        f"{head}, r.mark_keys, r.marks, {copy_head} "
         f"FROM {table[ComputedResult]} AS r "
         f"JOIN {table[Candidate]} AS c ON c.id = r.candidate_id "
         f"LEFT JOIN {table[Track]} AS t ON t.id = c.track_id "
-        f"LEFT JOIN ({marks}) AS k ON k.candidate_id = r.candidate_id "
         "WHERE r.computation_id = %(computation)s "
         "AND r.candidate_id BETWEEN %(first)s AND %(last)s "
         # The same range on the candidates, so that they are read by their key, not scanned.
@@ -455,19 +447,15 @@ def _batch_sql(sparse: bool) -> str:
     )
 
 
-def _candidate_ranges(computation: Computation, batch_size: int) -> Iterator[tuple[int, int, bool]]:
-    """(first, last, sparse) for each batch of the computation's results: its first and last
-    candidate ids, and whether more than half of the ids between are candidates it does not
-    cover (a catch-up computation covers about a fifth of the session, scattered)."""
+def _candidate_ranges(computation: Computation, batch_size: int) -> Iterator[tuple[int, int]]:
+    """(first, last) candidate ids of each batch of the computation's results."""
     ids = list(
         ComputedResult.objects.filter(computation=computation)
         .order_by("candidate_id")
         .values_list("candidate_id", flat=True)
     )
     for start in range(0, len(ids), batch_size):
-        first, last = ids[start], ids[min(start + batch_size, len(ids)) - 1]
-        covered = min(batch_size, len(ids) - start)
-        yield first, last, last - first + 1 > 2 * covered
+        yield ids[start], ids[min(start + batch_size, len(ids)) - 1]
 
 
 # (candidate id, Massar code, CNIE number, birth date, payload): what the cache keys need of a
@@ -500,19 +488,19 @@ class _BatchReader:
     batch while this process writes the payloads and the database takes the previous rows), or
     on this connection, in line, when the computation's rows may not be committed yet."""
 
-    def __init__(self, statements: dict, ranges: list, params: dict, side: bool) -> None:
-        self.statements, self.ranges, self.params = statements, ranges, params
+    def __init__(self, statement: str, ranges: list, params: dict, side: bool) -> None:
+        self.statement, self.ranges, self.params = statement, ranges, params
         self.reader = (
             SideReader(self._batches, depth=3, name="publication-reader") if side else None
         )
 
     def _batches(self, raw) -> Iterator[list[tuple]]:
-        for first, last, sparse in self.ranges:
+        for first, last in self.ranges:
             # A cursor binding its parameters on the server, in binary: dates, integers and
             # the packed marks arrive without parsing text (Django's cursors bind on the client).
             with psycopg.Cursor(raw) as cursor:
                 cursor.execute(
-                    self.statements[sparse],
+                    self.statement,
                     {**self.params, "first": first, "last": last},
                     binary=True,
                 )
@@ -554,15 +542,9 @@ def write_snapshot_in_database(
     codes = _mark_codes(publication.sitting)
     templates = _MarkTemplates(codes)
     reader = _BatchReader(
-        {sparse: _batch_sql(sparse) for sparse in (False, True)},
+        _batch_sql(),
         list(_candidate_ranges(publication.computation, batch_size)),
-        {
-            "computation": publication.computation_id,
-            "version": publication.version,
-            "sittings": _sittings_shown(publication.sitting),
-            "subjects": codes.subjects,
-            "rank_of": codes.rank_of,
-        },
+        {"computation": publication.computation_id, "version": publication.version},
         side_reader,
     )
     key = snapshot.lookup_key()
@@ -638,6 +620,10 @@ def schedule_publication(
         raise PublicationError(_("The publication moment needs a time zone."))
     if computation.status != Computation.Status.DONE:
         raise PublicationError(_("Only a finished computation can be published."))
+    if not computation.marks_kept:
+        raise PublicationError(
+            _("This computation was made before results kept their marks: compute again.")
+        )
     if getattr(computation, "academy_id", None) is not None:
         raise PublicationError(_("Only a computation of the whole session can be published."))
     with transaction.atomic():

@@ -1059,17 +1059,28 @@ def _stream(
             yield batch
 
 
+def mark_key(subject_id: int, component: str, sitting: str | None = None) -> int:
+    """A mark's key as _KEY_SQL makes it: subject id * 4 + component code; with the sitting
+    (a catch-up computation reads both), times two plus one for a catch-up mark."""
+    key = subject_id * 4 + COMPONENT_CODES[component]
+    if sitting is None:
+        return key
+    return key * 2 + (1 if sitting == Sitting.CATCH_UP else 0)
+
+
+def pack_marks(keys: Sequence[int], marks: Sequence[int]) -> tuple[bytes, bytes]:
+    """Keys and marks (in hundredths) packed as PostgreSQL packs them for the computation:
+    big-endian int4 and int2 (what ComputedResult.mark_keys and .marks keep)."""
+    count = len(keys)
+    return struct.pack(f">{count}i", *keys), struct.pack(f">{count}h", *marks)
+
+
 def _packed(current: list[Any]) -> tuple:
     """A candidate read row by row, with its keys and marks packed as PostgreSQL packs them."""
     keys, marks = current[5], current[6]
     if keys is None:
         return tuple(current)
-    count = len(keys)
-    return (
-        *current[:5],
-        struct.pack(f">{count}i", *keys),
-        struct.pack(f">{count}h", *marks),
-    )
+    return (*current[:5], *pack_marks(keys, marks))
 
 
 def _side_reader(computation: Computation, reference_id: int | None) -> SideReader:
@@ -1085,6 +1096,10 @@ def _side_reader(computation: Computation, reference_id: int | None) -> SideRead
                 yield batch
 
     return SideReader(batches, name="results-reader")
+
+
+# (candidate id, outcome, packed keys, packed marks): a result with the marks it came from.
+_Computed = tuple[int, grading.Outcome, bytes | None, bytes | None]
 
 
 class _ResultSink:
@@ -1109,33 +1124,36 @@ class _ResultSink:
         table = connection.ops.quote_name(ComputedResult._meta.db_table)
         sql = (
             f"COPY {table} (computation_id, candidate_id, continuous_average, regional_average,"
-            " national_average, general_average, decision, mention, reason) FROM STDIN"
+            " national_average, general_average, decision, mention, reason, mark_keys, marks)"
+            " FROM STDIN"
         )
         cursor = self._stack.enter_context(connection.cursor())
         self._copy = self._stack.enter_context(copy_from_stdin(cursor, sql))
 
-    def add(self, results: list[tuple[int, grading.Outcome]]) -> None:
+    def add(self, results: list[_Computed]) -> None:
         if self.mode == "orm":
             self._bulk_create(results)
             return
         formatted = self.formatted
         head = self.head
         null = "\\N"
+        # bytea in COPY's text format: "\\x" (an escaped backslash) and hex digits.
         lines = [
             f"{head}{cid}\t"
             f"{null if o.continuous is None else formatted[o.continuous]}\t"
             f"{null if o.regional is None else formatted[o.regional]}\t"
             f"{null if o.national is None else formatted[o.national]}\t"
             f"{null if o.general is None else formatted[o.general]}\t"
-            f"{o.decision}\t{o.mention}\t{copy_text(o.reason)}\n"
-            for cid, o in results
+            f"{o.decision}\t{o.mention}\t{copy_text(o.reason)}\t"
+            + (f"\\\\x{keys.hex()}\t\\\\x{marks.hex()}\n" if keys else "\\N\t\\N\n")
+            for cid, o, keys, marks in results
         ]
         if self.mode == "stream":
             self._copy.write("".join(lines))  # type: ignore[union-attr]
         else:
             self.pending.extend(lines)
 
-    def _bulk_create(self, results: list[tuple[int, grading.Outcome]]) -> None:
+    def _bulk_create(self, results: list[_Computed]) -> None:
         formatted = self.formatted
 
         def value(units: int | None) -> Decimal | None:
@@ -1153,8 +1171,10 @@ class _ResultSink:
                     decision=o.decision,
                     mention=o.mention,
                     reason=o.reason,
+                    mark_keys=keys or None,
+                    marks=marks if keys else None,
                 )
-                for cid, o in results
+                for cid, o, keys, marks in results
             ],
             batch_size=2000,
         )
@@ -1235,7 +1255,7 @@ def _compute(computation: Computation, progress: ProgressCallback, side_reader: 
     processed = 0
     try:
         for batch in source if source is not None else _stream(computation, reference_id):
-            results: list[tuple[int, grading.Outcome]] = []
+            results: list[_Computed] = []
             append = results.append
             for cid, track_id, ctype, school_id, sex, keys, marks in batch:
                 plan = plans.get(track_id)
@@ -1251,7 +1271,7 @@ def _compute(computation: Computation, progress: ProgressCallback, side_reader: 
                     else:
                         aligned, extra = plan.align(keys, marks)
                         outcome = plan.scheme.evaluate(aligned, ctype == free_type)
-                append((cid, outcome))
+                append((cid, outcome, keys, marks))
                 directorate = directorate_of[school_id]
                 decision = outcome[4]
                 key = (directorate, track_id, sex, ctype, decision, outcome[5])

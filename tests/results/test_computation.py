@@ -29,6 +29,24 @@ def result_of(computation, candidate) -> tuple:
             r.decision, r.mention, r.reason)  # fmt: skip
 
 
+def kept_marks(computation, candidate) -> list[tuple]:
+    """The marks a result keeps (what its publication shows), read back."""
+    from results.publication import _mark_codes, unpack_marks
+
+    r = ComputedResult.objects.get(computation=computation, candidate=candidate)
+    keys = bytes(r.mark_keys) if r.mark_keys is not None else None
+    marks = bytes(r.marks) if r.marks is not None else None
+    return sorted(unpack_marks(_mark_codes(computation.sitting), keys, marks))
+
+
+def grades_of(candidate, sittings=("normal",)) -> list[tuple]:
+    return sorted(
+        Grade.objects.filter(candidate=candidate, sitting__in=sittings).values_list(
+            "component", "subject__code", "sitting", "mark"
+        )
+    )
+
+
 def test_computing_a_session_writes_one_result_per_candidate(
     session, graded_track, candidate_a, candidate_b, free_candidate, candidate_elsewhere
 ):
@@ -52,6 +70,25 @@ def test_computing_a_session_writes_one_result_per_candidate(
         D("12.00"), None, D("14.00"), None, "incomplete", "", "missing: FR regional"
     )  # fmt: skip
     assert computation.statistics["rules"]["admission_threshold"] == "10"
+
+
+def test_each_result_keeps_the_marks_it_was_computed_from(
+    session, graded_track, candidate_a, candidate_b, free_candidate
+):
+    give_marks(candidate_a, "12", "11", "14.25")
+    give_marks(free_candidate, None, "9", "12")
+    give_marks(candidate_a, national="20", sitting="catch_up")  # not the normal sitting's
+    computation = compute_session(session)
+    assert computation.marks_kept
+    assert kept_marks(computation, candidate_a) == grades_of(candidate_a)
+    assert [m[3] for m in kept_marks(computation, candidate_a)] == [
+        Decimal("12.00"), Decimal("14.25"), Decimal("11.00")
+    ]  # fmt: skip
+    assert kept_marks(computation, free_candidate) == grades_of(free_candidate)
+    assert kept_marks(computation, candidate_b) == []  # no grade at all
+    # A later correction is not the computation's mark.
+    give_marks(candidate_a, continuous="3")
+    assert kept_marks(computation, candidate_a)[0][3] == Decimal("12.00")
 
 
 def test_the_results_agree_with_the_grading_engine_on_the_same_marks(
@@ -170,6 +207,11 @@ def test_the_catch_up_sitting_grades_only_the_candidates_convened_with_the_best_
         "passable",
     )
     assert result_of(second, free_candidate)[3:5] == (Decimal("7.00"), "failed")
+    # The catch-up result keeps the marks of both sittings it was computed from.
+    both = ("normal", "catch_up")
+    assert kept_marks(second, candidate_a) == grades_of(candidate_a, both)
+    assert ("national", "MATH", "catch_up", Decimal("13.00")) in kept_marks(second, candidate_a)
+    assert kept_marks(second, free_candidate) == grades_of(free_candidate, both)
     assert not ComputedResult.objects.filter(computation=second, candidate=candidate_b).exists()
     totals = second.statistics["overall"]["totals"]
     assert (totals["admitted"], totals["failed"], totals["catch_up"]) == (1, 1, 0)
@@ -412,6 +454,9 @@ def test_a_large_session_is_read_on_a_second_connection_and_written_by_copy(
         )
     anomalies = computation.statistics["overall"]["anomalies"]
     assert anomalies["no_grades"] == 22 and anomalies["missing_grades"] >= 1
+    # Written by COPY, each result keeps the marks it was computed from.
+    for candidate in candidates[:300]:
+        assert kept_marks(computation, candidate) == grades_of(candidate)
 
 
 def test_a_convened_candidates_catch_up_mark_is_entered_on_the_grade_page(

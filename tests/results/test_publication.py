@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from audit.models import AuditEntry
@@ -264,6 +265,16 @@ def test_only_a_finished_computation_can_be_published(results, ministry_staff, c
         services.schedule_publication(results, clock.now, ministry_staff)
 
 
+def test_a_computation_that_kept_no_marks_is_not_published(results, ministry_staff, clock):
+    """Computations made before results kept their marks would publish marks other than those
+    their averages came from: the ministry is asked to compute again."""
+    results.marks_kept = False
+    results.save()
+    with pytest.raises(services.PublicationError, match="compute again"):
+        services.schedule_publication(results, clock.now, ministry_staff)
+    assert not Publication.objects.exists()
+
+
 def test_candidates_are_told_once_when_the_moment_has_come(results, clock, _no_push):
     moment = clock.now + datetime.timedelta(minutes=30)
     publication = publish(results, moment)
@@ -386,9 +397,18 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
         },
         sitting="catch_up",
     )
-    batch = settings.RESULTS_PUBLICATION_BATCH
-    ((_first, _last, sparse),) = services._candidate_ranges(computation, batch)
-    assert sparse == bool(outsiders)  # the statement with the coverage check, or without
+    # Each candidate's marks as the computation graded them, from the grades themselves.
+    graded = {
+        candidate_id: sorted(
+            [component, subject, f"{mark:.2f}"] + ([] if sitting == "normal" else [sitting])
+            for component, subject, sitting, mark in marks
+        )
+        for candidate_id, marks in services._marks_for(
+            [candidate.pk for candidate in candidates], "catch_up"
+        ).items()
+    }
+    # A grade corrected after the computation is not its mark: it is not published.
+    Grade.objects.filter(candidate=candidates[0], sitting="normal").update(mark="3.00")
     publication = publish(computation, clock.now, ministry_staff)
     assert publication.status == Status.READY and publication.count == len(candidates)
     assert batch_readers == [reader == "side"]
@@ -405,6 +425,8 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
     assert built == expected  # the outsiders have no row: the count above says so too
     assert '"k":[]' in built[candidates[2].pk]
     assert '"20.00","catch_up"]' in built[candidates[0].pk]
+    for candidate in candidates:
+        assert sorted(orjson.loads(built[candidate.pk])["k"]) == graded.get(candidate.pk, [])
     # And the lookup finds each candidate by Massar code and by CNIE number.
     for candidate in candidates:
         outcome = lookup_public(massar(candidate), "192.0.2.1")

@@ -11,8 +11,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from results.lookup import COMPONENTS, SnapshotRow, decode_entry, encode_entry
-from results.publication import _MarkTemplates, mark_codes_of
+from results.lookup import SnapshotRow, decode_entry, encode_entry
+from results.publication import _MarkTemplates, mark_codes_of, unpack_marks
+from results.services import mark_key
 
 # Any text a name may hold, control characters included, but no lone surrogate (the database
 # holds valid UTF-8 only).
@@ -130,9 +131,10 @@ def test_the_lookup_digest_is_the_hmac_sha256_of_kind_identifier_and_date(
 @settings(deadline=None)  # no clock in unit tests: the first example imports and warms up
 @given(data=st.data())
 def test_the_publication_writes_each_entrys_marks_as_encode_entry_does(data):
-    """On PostgreSQL the server sends each candidate's marks packed, as keys in any order (the
-    key: (component rank * subjects + subject rank) * 2 + 1 for the catch-up sitting) and
-    marks in hundredths; the publication's templates must write exactly encode_entry's "k"."""
+    """A computation keeps each candidate's marks packed, as keys in the order it read them
+    (results.services.mark_key: subject id * 4 + component code, and for a catch-up
+    computation * 2 + 1 for a catch-up mark) and marks in hundredths; the publication's
+    templates must write exactly encode_entry's "k", and unpack_marks read them back."""
     import random
     import struct
 
@@ -152,11 +154,10 @@ def test_the_publication_writes_each_entrys_marks_as_encode_entry_does(data):
         )
     )
     table = mark_codes_of(list(zip(codes, ids, strict=True)), sitting)
-    rank = {code: index for index, code in enumerate(sorted(codes))}
-    components = {name: index for index, name in enumerate(COMPONENTS)}
+    subject_id = dict(zip(codes, ids, strict=True))
     packed = [
         (
-            ((components[component] * len(codes)) + rank[code]) * 2 + (grade_sitting != "normal"),
+            mark_key(subject_id[code], component, grade_sitting if sitting == "catch_up" else None),
             units,
         )
         for component, code, grade_sitting, units in marks
@@ -186,12 +187,8 @@ def test_the_publication_writes_each_entrys_marks_as_encode_entry_does(data):
         version=1,
     )
     expected = encode_entry(row)
-    written = (
-        _MarkTemplates(table).items(
-            struct.pack(f">{len(packed)}i", *(key for key, _units in packed)),
-            struct.pack(f">{len(packed)}h", *(units for _key, units in packed)),
-        )
-        if packed
-        else ""
-    )
+    keys = struct.pack(f">{len(packed)}i", *(key for key, _units in packed))
+    units = struct.pack(f">{len(packed)}h", *(units for _key, units in packed))
+    written = _MarkTemplates(table).items(keys, units) if packed else ""
     assert expected.endswith(f'"k":[{written}]}}')
+    assert sorted(unpack_marks(table, keys, units)) == sorted(row.marks)
