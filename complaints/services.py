@@ -863,6 +863,7 @@ def recompute_candidate(candidate: Candidate, sitting: str) -> ComputedResult:
     results of this sitting (and later finished computations of the whole session); returns
     the published computation's row, ready for `republish_candidate`."""
     from results.publication import current_publication
+    from results.services import kept_marks
 
     base = current_publication(candidate.session, sitting)
     if base is None:
@@ -884,6 +885,8 @@ def recompute_candidate(candidate: Candidate, sitting: str) -> ComputedResult:
         "decision": outcome.decision,
         "mention": outcome.mention,
         "reason": outcome.reason,
+        # The corrected marks with the averages they give: what a publication shows.
+        **kept_marks(candidate.pk, sitting),
     }
     later = Computation.objects.filter(
         session=candidate.session,

@@ -45,7 +45,7 @@ from exams.models import ExamSession, Subject, Track, TrackSubject
 from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
-from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
+from .models import Computation, ComputedResult, Publication, PublishedResult, Sitting
 from .services import mark_key
 
 logger = logging.getLogger(__name__)
@@ -160,18 +160,6 @@ _RESULT_FIELDS = (
 
 def _sittings_shown(sitting: str) -> list[str]:
     return [Sitting.NORMAL, Sitting.CATCH_UP] if sitting == Sitting.CATCH_UP else [Sitting.NORMAL]
-
-
-def _marks_for(candidate_ids: Sequence[int], sitting: str) -> dict[int, list]:
-    """(component, subject code, sitting, mark) of each candidate's marks: the embedded
-    database's publication and one candidate's republication (PostgreSQL builds a whole
-    publication's marks itself, see _batch_sql)."""
-    marks: dict[int, list] = defaultdict(list)
-    for candidate_id, component, subject, grade_sitting, mark in Grade.objects.filter(
-        candidate_id__in=candidate_ids, sitting__in=_sittings_shown(sitting)
-    ).values_list("candidate_id", "component", "subject__code", "sitting", "mark"):
-        marks[candidate_id].append((component, subject, grade_sitting, mark))
-    return marks
 
 
 def _row(values: tuple, marks: list, version: int, corrected_at: float | None) -> SnapshotRow:
@@ -913,12 +901,14 @@ def republish_candidate(
             created_by=actor,
             prepared_at=now,
         )
-        values = (
-            ComputedResult.objects.filter(pk=computed_result.pk).values_list(*_RESULT_FIELDS).get()
+        *values, keys, marks = (
+            ComputedResult.objects.filter(pk=computed_result.pk)
+            .values_list(*_RESULT_FIELDS, "mark_keys", "marks")
+            .get()
         )
         row = _row(
-            values,
-            _marks_for([candidate.pk], computation.sitting).get(candidate.pk, []),
+            tuple(values),
+            unpack_marks(_mark_codes(computation.sitting), keys, marks),
             version,
             now.timestamp(),
         )

@@ -1075,6 +1075,26 @@ def pack_marks(keys: Sequence[int], marks: Sequence[int]) -> tuple[bytes, bytes]
     return struct.pack(f">{count}i", *keys), struct.pack(f">{count}h", *marks)
 
 
+def kept_marks(candidate_id: int, sitting: str) -> dict[str, bytes | None]:
+    """ComputedResult's mark_keys and marks for one candidate's grades as they stand, as a
+    computation of `sitting` keeps them (one candidate recomputed, e.g. after a complaint)."""
+    grades = Grade.objects.filter(candidate_id=candidate_id)
+    catch_up = sitting == Sitting.CATCH_UP
+    if not catch_up:
+        grades = grades.filter(sitting=Sitting.NORMAL)
+    keys: list[int] = []
+    marks: list[int] = []
+    for subject_id, component, grade_sitting, mark in grades.values_list(
+        "subject_id", "component", "sitting", "mark"
+    ):
+        keys.append(mark_key(subject_id, component, grade_sitting if catch_up else None))
+        marks.append(int(mark * 100))
+    if not keys:
+        return {"mark_keys": None, "marks": None}
+    packed_keys, packed_marks = pack_marks(keys, marks)
+    return {"mark_keys": packed_keys, "marks": packed_marks}
+
+
 def _packed(current: list[Any]) -> tuple:
     """A candidate read row by row, with its keys and marks packed as PostgreSQL packs them."""
     keys, marks = current[5], current[6]

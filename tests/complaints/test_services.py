@@ -266,6 +266,14 @@ def test_an_accepted_correction_propagates_to_grade_result_publication_and_notif
     assert correction.version == 2 and correction.base == published and correction.count == 1
     seen = result_for_candidate(candidate_b).entry
     assert seen["avg"][0] == "10.00" and seen["d"] == "admitted" and seen["v"] == 2
+    # With the corrected mark, which the recomputed result keeps with its averages.
+    assert ["national", "MATH", "12.00"] in seen["k"] and ["national", "MATH", "8.00"] not in seen[
+        "k"
+    ]
+    from results.publication import _mark_codes, unpack_marks
+
+    kept = unpack_marks(_mark_codes("normal"), row.mark_keys, row.marks)
+    assert ("national", "MATH", "normal", Decimal("12.00")) in kept
     assert result_for_candidate(candidate_a).entry["v"] == 1
     # Told: the decision and the new result; the other services heard the signal.
     kinds = set(Notification.objects.filter(candidate=candidate_b).values_list("kind", flat=True))

@@ -42,3 +42,12 @@ def diploma(published, candidate_a):
 
     with committed():
         return issue_diploma(candidate_a)
+
+
+@pytest.fixture
+def own_pki_and_storage(settings, tmp_path):
+    """PDFs signed by a throw-away issuing certificate and kept in a throw-away storage."""
+    settings.KEYS_DIR = tmp_path / "keys"
+    settings.DIPLOMA_PKI_DIR = ""
+    settings.DIPLOMA_PKCS11_MODULE = ""
+    settings.MEDIA_ROOT = tmp_path / "media"

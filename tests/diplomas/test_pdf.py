@@ -18,6 +18,8 @@ from pypdf import PdfReader
 from diplomas import pdf, pki, qr
 from diplomas.models import Diploma
 
+pytestmark = pytest.mark.usefixtures("own_pki_and_storage")
+
 CLAIMS = {
     "last_name_latin": "El Amrani",
     "first_name_latin": "Fatima Zahra",
@@ -42,14 +44,6 @@ CREDENTIAL = {
     "id": "urn:uuid:5f0f4f0e-0000-4000-8000-000000000001",
     "credentialSubject": {"name": "Fatima Zahra El Amrani — فاطمة الزهراء العمراني"},
 }
-
-
-@pytest.fixture(autouse=True)
-def _own_pki_and_storage(settings, tmp_path):
-    settings.KEYS_DIR = tmp_path / "keys"
-    settings.DIPLOMA_PKI_DIR = ""
-    settings.DIPLOMA_PKCS11_MODULE = ""
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def make_diploma(number: str = "BAC-2025-0123456", **claims) -> Diploma:

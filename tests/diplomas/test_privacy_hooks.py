@@ -10,17 +10,7 @@ from diplomas import privacy_hooks, services
 from diplomas.models import Refusal
 from privacy import register
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _own_pki_and_storage(settings, tmp_path):
-    # As tests/diplomas/test_pdf.py: the PDF is signed by a throw-away issuing certificate and
-    # kept in a throw-away storage.
-    settings.KEYS_DIR = tmp_path / "keys"
-    settings.DIPLOMA_PKI_DIR = ""
-    settings.DIPLOMA_PKCS11_MODULE = ""
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_pki_and_storage")]
 
 
 def export(candidate):

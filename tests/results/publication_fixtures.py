@@ -14,7 +14,7 @@ from exams.models import Subject
 from results.lookup import Query, parse_query
 from results.models import Computation, ComputedResult, Grade
 from results.publication import schedule_publication
-from results.services import mark_key, pack_marks
+from results.services import kept_marks
 
 BIRTH = "2008-03-14"  # the factories' birth date
 
@@ -50,24 +50,6 @@ def clock(monkeypatch) -> FrozenClock:
     return frozen
 
 
-def kept_marks(candidate, sitting: str) -> dict:
-    """The candidate's grades as a computation of `sitting` keeps them (ComputedResult), packed
-    with the grading's own key (results.services.mark_key): what it would read now."""
-    grades = Grade.objects.filter(candidate=candidate)
-    if sitting == "normal":
-        grades = grades.filter(sitting="normal")
-    keys, marks = [], []
-    for subject_id, component, grade_sitting, mark in grades.values_list(
-        "subject_id", "component", "sitting", "mark"
-    ):
-        keys.append(mark_key(subject_id, component, grade_sitting if sitting != "normal" else None))
-        marks.append(int(mark * 100))
-    if not keys:
-        return {}
-    packed_keys, packed_marks = pack_marks(keys, marks)
-    return {"mark_keys": packed_keys, "marks": packed_marks}
-
-
 def make_computation(session, results: dict, sitting: str = "normal") -> Computation:
     """results: {candidate: (general, decision, mention)} or a dict of ComputedResult fields;
     each result keeps the candidate's grades of the moment, as a computation would."""
@@ -93,7 +75,7 @@ def make_computation(session, results: dict, sitting: str = "normal") -> Computa
         ComputedResult.objects.create(
             computation=computation,
             candidate=candidate,
-            **{**kept_marks(candidate, sitting), **values},
+            **{**kept_marks(candidate.pk, sitting), **values},
         )
     return computation
 
