@@ -211,11 +211,16 @@ class ImportJob(models.Model):
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
-    # [{"line": 3, "column": "birth_date", "reason": "..."}], capped for very bad files.
+    # [{"line": 3, "column": "birth_date", "code": "date_format", "params": {"value": "..."},
+    # "reason": "..."}] (candidates.tasks), capped for very bad files. The params and the reason
+    # hold the rejected values until the retention purge erases them (erase_rejected_values).
     errors = models.JSONField(default=list)
     error_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the retention period ended (privacy register: candidates.import_report): the
+    # rejected values in `errors` were erased and any uploaded file left was deleted.
+    report_erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import Change, record_changes
@@ -183,6 +183,64 @@ def describe(error: RowError | Mapping[str, Any]) -> dict[str, Any]:
     else:
         reason = error.get("reason", "")
     return {"line": error.get("line", 0), "column": error.get("column", ""), "reason": reason}
+
+
+# What replaces an erased value, so that the sentence still reads ("“…” is not a Massar code").
+ERASED = "…"
+# Parameters that describe the rule or the file, never a candidate: kept when an import's error
+# report is purged (privacy register: candidates.import_report). Any other parameter ("value",
+# "massar", "age", and whatever a new check adds) is erased: a new one is safe by default.
+RULE_PARAMS = frozenset(
+    {"line", "first_line", "count", "expected", "min", "max", "year", "max_bytes", "size"}
+)
+_ENCODINGS = frozenset({"UTF-8", "UTF-16"})
+
+
+def _documented_columns(value: Any) -> bool:
+    """True when `value` names only documented columns ("column" of a duplicated header,
+    "columns" of missing ones); unknown header cells may be a candidate's row read as a header."""
+    names = [name.strip() for name in str(value).split(",")]
+    return all(name in COLUMNS for name in names)
+
+
+def _kept_param(name: str, value: Any) -> bool:
+    if name in RULE_PARAMS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "encoding":
+        return value in _ENCODINGS
+    if name in ("column", "columns"):
+        return isinstance(value, str) and _documented_columns(value)
+    return False
+
+
+def erase_rejected_values(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An import's stored errors (candidates.tasks) without the rejected values: each keeps its
+    line, its column, its code and the parameters of the rule (line numbers, limits, counts);
+    every other parameter becomes ERASED, and the reason is written again from what is left
+    (the old one quoted the values). Idempotent."""
+    erased = []
+    for error in errors:
+        line = error.get("line", 0)
+        column = error.get("column", "")
+        item: dict[str, Any] = {
+            "line": line if isinstance(line, int) and not isinstance(line, bool) else 0,
+            "column": column if column in COLUMNS else "",
+        }
+        code = error.get("code")
+        if isinstance(code, str) and code:
+            params = error.get("params") or {}
+            item["code"] = code
+            item["params"] = {
+                name: value if _kept_param(name, value) else ERASED
+                for name, value in params.items()
+            }
+            with translation.override(settings.LANGUAGE_CODE):
+                item["reason"] = error_message(code, item["params"])
+        else:
+            # A record without a code: its reason cannot be written again without the values.
+            item["reason"] = ERASED
+        erased.append(item)
+    return erased
 
 
 # -- The outcome ------------------------------------------------------------------------------

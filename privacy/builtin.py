@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .purging import purge_stored_documents
@@ -113,6 +114,61 @@ def purge_cnie_copies(cutoff: datetime.datetime, dry_run: bool) -> int:
         describe=lambda row: (str(row[0]), row[1], {"document": row[0], "sha256": row[2]}),
         forget=lambda batch: CnieDocument.objects.filter(pk__in=[row[0] for row in batch]).delete(),
         files=lambda batch: [row[3] for row in batch],
+    )
+    return len(expired)
+
+
+def _import_jobs_ended_before(cutoff: datetime.datetime):
+    from django.db.models import Q
+
+    from candidates.models import ImportJob
+
+    ended = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
+    return (
+        ImportJob.objects.filter(ended, report_erased_at__isnull=True)
+        # Nothing to erase: no error and no uploaded file named.
+        .exclude(Q(errors=[]) & Q(stored_file=""))
+    )
+
+
+# Jobs per transaction: a job keeps up to candidates.tasks.MAX_STORED_ERRORS errors.
+IMPORT_REPORT_BATCH = 50
+
+
+def purge_import_reports(cutoff: datetime.datetime, dry_run: bool) -> int:
+    """Error reports of imports that finished (or, never finished, were created) before
+    `cutoff`: the rejected values (Massar codes, CNIE numbers, birth dates, phones...) are
+    erased from the errors, which keep their line, column and code
+    (candidates.services.erase_rejected_values); an uploaded file still stored is deleted.
+    A report is not one candidate's: one audit entry per job, in no candidate's history.
+    Returns the number of jobs."""
+    from candidates.models import ImportJob
+    from candidates.services import erase_rejected_values
+
+    expired = list(
+        _import_jobs_ended_before(cutoff)
+        .order_by("pk")
+        .values_list("pk", "error_count", "stored_file")
+    )
+    if dry_run or not expired:
+        return len(expired)
+    now = timezone.now()
+
+    def forget(batch) -> None:
+        jobs = ImportJob.objects.filter(pk__in=[row[0] for row in batch])
+        for pk, errors in jobs.values_list("pk", "errors"):
+            ImportJob.objects.filter(pk=pk).update(
+                errors=erase_rejected_values(errors or []), stored_file="", report_erased_at=now
+            )
+
+    purge_stored_documents(
+        expired,
+        action="import_report.purge",
+        object_type="import_job",
+        describe=lambda row: (str(row[0]), None, {"error_count": row[1], "file": row[2]}),
+        forget=forget,
+        files=lambda batch: [row[2] for row in batch],
+        batch_size=IMPORT_REPORT_BATCH,
     )
     return len(expired)
 
@@ -486,6 +542,24 @@ def declare() -> None:
         retention=_("Kept with the file"),
         exporter=export_identity_sources,
         models=("candidates.IdentitySource",),
+    )
+    data_kind(
+        "candidates.import_report",
+        label=_("Error reports of candidate imports"),
+        fields=_(
+            "For each line rejected from a list of candidates sent by a school or an academy: "
+            "the line, the column, the error and the rejected value (Massar code, CNIE number, "
+            "name, birth date, phone, e-mail)"
+        ),
+        purpose=_("Let the school or academy correct its list and send it again"),
+        legal_basis=PUBLIC_TASK,
+        recipients=_("Staff of the school, academy or ministry that ran the import"),
+        retention=_("90 days after the import, then the rejected values are erased"),
+        retention_days=90,
+        # A report spans many candidates and is tied to none: it is not in a candidate's export.
+        concerns_candidate=False,
+        purger=purge_import_reports,
+        models=("candidates.ImportJob",),
     )
     data_kind(
         "identity.account",
