@@ -11,6 +11,11 @@ own namespace, which nothing points to yet, inside one database transaction; onl
 publication marked ready (audited) and, once that commits, the pointers rewritten. A failure at
 any point rolls the rows back and leaves the pointers, hence what candidates see, as they were.
 At the moment itself nothing runs: the lookup compares the time with the pointer's publish_at.
+
+A snapshot shows each candidate's averages and decision with the marks they were computed from,
+as the computation kept them (ComputedResult.mark_keys and .marks): a grade corrected after the
+computation is in neither until the session is computed again (or the candidate's result is
+recomputed and republished, as an accepted complaint does).
 """
 
 from __future__ import annotations
