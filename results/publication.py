@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.services import Change, record_changes
 from bac.pg import SideReader, analyze, copy_from_stdin, copy_text
@@ -50,8 +51,8 @@ from exams.models import ExamSession, Subject, Track, TrackSubject
 from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
-from .models import Computation, ComputedResult, Publication, PublishedResult, Sitting
-from .services import mark_key
+from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
+from .services import kept_marks, mark_key
 
 logger = logging.getLogger(__name__)
 
@@ -586,6 +587,44 @@ def write_batch(publication: Publication, ns: str, rows: Sequence[SnapshotRow]) 
 # --- scheduling and preparing -----------------------------------------------------------------
 
 
+# Beyond this many candidates with grades written since a computation, they are counted, not
+# compared one by one: that many changes (a re-import) need the session computed again anyway.
+_COMPARED_AT_MOST = 5_000
+
+
+def candidates_regraded_since(computation: Computation) -> int:
+    """How many of the computation's candidates now have marks other than those its results
+    kept: grades corrected after it and not recomputed since (an accepted complaint recomputes
+    its candidate's result with its marks). Publishing it would show neither correction."""
+    written = set(
+        Grade.objects.filter(
+            updated_at__gte=computation.created_at, sitting__in=_sittings_shown(computation.sitting)
+        )
+        .values_list("candidate_id", flat=True)
+        .distinct()
+    )
+    if not written:
+        return 0
+    kept = ComputedResult.objects.filter(computation=computation, candidate_id__in=written)
+    if len(written) > _COMPARED_AT_MOST:
+        return kept.count()
+
+    def marks_of(mark_keys: bytes | None, marks: bytes | None) -> list[tuple[int, int]]:
+        keys = mark_keys
+        if not keys:
+            return []
+        count = len(keys) // 4
+        return sorted(
+            zip(struct.unpack(f">{count}i", keys), struct.unpack(f">{count}h", marks), strict=True)
+        )
+
+    return sum(
+        marks_of(bytes(keys or b""), bytes(marks or b""))
+        != marks_of(**kept_marks(candidate_id, computation.sitting))
+        for candidate_id, keys, marks in kept.values_list("candidate_id", "mark_keys", "marks")
+    )
+
+
 def _next_version(session: ExamSession, sitting: str) -> int:
     last = (
         Publication.objects.filter(session=session, sitting=sitting)
@@ -616,6 +655,18 @@ def schedule_publication(
     if not computation.marks_kept:
         raise PublicationError(
             _("This computation was made before results kept their marks: compute again.")
+        )
+    regraded = candidates_regraded_since(computation)
+    if regraded:
+        raise PublicationError(
+            ngettext(
+                "The grades of %(count)d candidate were corrected after this computation: "
+                "compute the session again, then publish that computation.",
+                "The grades of %(count)d candidates were corrected after this computation: "
+                "compute the session again, then publish that computation.",
+                regraded,
+            )
+            % {"count": regraded}
         )
     if getattr(computation, "academy_id", None) is not None:
         raise PublicationError(_("Only a computation of the whole session can be published."))

@@ -274,6 +274,10 @@ def test_an_accepted_correction_propagates_to_grade_result_publication_and_notif
 
     kept = unpack_marks(_mark_codes("normal"), row.mark_keys, row.marks)
     assert ("national", "MATH", "normal", Decimal("12.00")) in kept
+    # So the computation holds the correction: it may still be published as a whole.
+    from results.publication import candidates_regraded_since
+
+    assert candidates_regraded_since(published.computation) == 0
     assert result_for_candidate(candidate_a).entry["v"] == 1
     # Told: the decision and the new result; the other services heard the signal.
     kinds = set(Notification.objects.filter(candidate=candidate_b).values_list("kind", flat=True))

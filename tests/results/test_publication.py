@@ -275,6 +275,23 @@ def test_a_computation_that_kept_no_marks_is_not_published(results, ministry_sta
     assert not Publication.objects.exists()
 
 
+def test_a_computation_is_not_published_over_grades_corrected_after_it(
+    results, candidate_a, ministry_staff, clock
+):
+    """Its results keep the marks they came from: published, it would show neither the
+    corrected mark nor the average it gives. The ministry is told to compute again."""
+    clock.advance(3600)  # the next day, at the academy
+    grade = Grade.objects.get(candidate=candidate_a, component="national")
+    grade.save()  # written again, the same mark: nothing to compute again
+    assert services.candidates_regraded_since(results) == 0
+    grade.mark = Decimal("17.25")
+    grade.save()
+    assert services.candidates_regraded_since(results) == 1
+    with pytest.raises(services.PublicationError, match="1 candidate were corrected"):
+        services.schedule_publication(results, clock.now, ministry_staff)
+    assert not Publication.objects.exists()
+
+
 def test_candidates_are_told_once_when_the_moment_has_come(results, clock, _no_push):
     moment = clock.now + datetime.timedelta(minutes=30)
     publication = publish(results, moment)
@@ -406,8 +423,6 @@ def test_the_rows_postgresql_builds_are_byte_for_byte_those_of_the_engine(
             [component, subject, f"{mark:.2f}"] + ([] if sitting == "normal" else [sitting])
         )
     graded = {candidate_id: sorted(marks) for candidate_id, marks in graded.items()}
-    # A grade corrected after the computation is not its mark: it is not published.
-    Grade.objects.filter(candidate=candidates[0], sitting="normal").update(mark="3.00")
     publication = publish(computation, clock.now, ministry_staff)
     assert publication.status == Status.READY and publication.count == len(candidates)
     assert batch_readers == [reader == "side"]
