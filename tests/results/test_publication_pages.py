@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from results.models import Publication
+from results.models import Grade, Publication
 
 from .publication_fixtures import *  # noqa: F403
 from .publication_fixtures import committed, publish
@@ -51,6 +54,23 @@ def test_a_scheduling_error_is_shown_on_the_form(results, client_for, ministry_s
         "/staff/publications/new/", {"computation": results.pk, "publish_at": "2026-07-01T14:00"}
     )
     assert response.status_code == 200 and not Publication.objects.exists()
+
+
+def test_the_form_says_in_french_that_grades_were_corrected_after_the_computation(
+    results, candidate_a, client_for, ministry_staff, clock
+):
+    clock.advance(3600)
+    grade = Grade.objects.get(candidate=candidate_a, component="national")
+    grade.mark = Decimal("17.25")
+    grade.save()
+    staff = client_for(ministry_staff)
+    staff.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    response = staff.post(
+        "/staff/publications/new/", {"computation": results.pk, "publish_at": "2026-07-01T14:00"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and not Publication.objects.exists()
+    assert "Les notes de 1 candidat ont été corrigées après ce calcul" in page
 
 
 @pytest.mark.parametrize(
