@@ -64,20 +64,6 @@ def rejected_rows() -> list[dict]:
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    class Frozen:
-        moment = timezone.now()
-
-        def at(self, moment):
-            self.moment = moment
-            return moment
-
-    clock = Frozen()
-    monkeypatch.setattr(timezone, "now", lambda: clock.moment)
-    return clock
-
-
-@pytest.fixture
 def structure(session, school, other_school, track):
     return session
 

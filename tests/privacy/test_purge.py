@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.utils import timezone
 
 from audit.models import AuditEntry
 from candidates.models import CnieDocument, DocumentAccess
@@ -18,22 +17,6 @@ from privacy.services import purge_expired
 from verification.models import CorrectionRequest
 
 DAY = datetime.timedelta(days=1)
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    """Freeze django.utils.timezone.now at a moment the test moves."""
-
-    class Frozen:
-        moment = timezone.now()
-
-        def at(self, moment):
-            self.moment = moment
-            return moment
-
-    clock = Frozen()
-    monkeypatch.setattr(timezone, "now", lambda: clock.moment)
-    return clock
 
 
 def counts():
