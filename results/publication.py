@@ -596,31 +596,30 @@ def candidates_regraded_since(computation: Computation) -> int:
     """How many of the computation's candidates now have marks other than those its results
     kept: grades corrected after it and not recomputed since (an accepted complaint recomputes
     its candidate's result with its marks). Publishing it would show neither correction."""
-    written = set(
-        Grade.objects.filter(
-            updated_at__gte=computation.created_at, sitting__in=_sittings_shown(computation.sitting)
-        )
-        .values_list("candidate_id", flat=True)
-        .distinct()
-    )
-    if not written:
-        return 0
+    written = Grade.objects.filter(
+        updated_at__gte=computation.created_at, sitting__in=_sittings_shown(computation.sitting)
+    ).values("candidate_id")
+    # Left to the database: grades of other sessions may have been written since too.
     kept = ComputedResult.objects.filter(computation=computation, candidate_id__in=written)
-    if len(written) > _COMPARED_AT_MOST:
-        return kept.count()
+    touched = kept.count()
+    if not touched or touched > _COMPARED_AT_MOST:
+        return touched
 
-    def marks_of(mark_keys: bytes | None, marks: bytes | None) -> list[tuple[int, int]]:
-        keys = mark_keys
-        if not keys:
+    def pairs(mark_keys: bytes | None, marks: bytes | None) -> list[tuple[int, int]]:
+        """(key, mark) of every mark, in key order (computations keep them in read order)."""
+        if not mark_keys:
             return []
-        count = len(keys) // 4
+        count = len(mark_keys) // 4
         return sorted(
-            zip(struct.unpack(f">{count}i", keys), struct.unpack(f">{count}h", marks), strict=True)
+            zip(
+                struct.unpack(f">{count}i", mark_keys),
+                struct.unpack(f">{count}h", marks),  # type: ignore[arg-type]
+                strict=True,
+            )
         )
 
     return sum(
-        marks_of(bytes(keys or b""), bytes(marks or b""))
-        != marks_of(**kept_marks(candidate_id, computation.sitting))
+        pairs(keys, marks) != pairs(**kept_marks(candidate_id, computation.sitting))
         for candidate_id, keys, marks in kept.values_list("candidate_id", "mark_keys", "marks")
     )
 
