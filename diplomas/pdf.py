@@ -866,21 +866,6 @@ def _storage_name(diploma) -> str:
     return f"diplomas/pdf/{re.sub(r'[^A-Za-z0-9_-]', '_', diploma.number)}.pdf"
 
 
-def render_pdf(diploma) -> bytes:
-    """The diploma's signed PDF: rendered once, then read from storage."""
-    name = _storage_name(diploma)
-    if default_storage.exists(name):
-        with default_storage.open(name, "rb") as handle:
-            return handle.read()
-    data = build_pdf(diploma)
-    saved = default_storage.save(name, ContentFile(data))
-    if saved != name:  # another worker stored its copy first: keep one, serve it
-        default_storage.delete(saved)
-        with default_storage.open(name, "rb") as handle:
-            return handle.read()
-    return data
-
-
 def stored_pdf(diploma) -> bytes | None:
     """The diploma's signed PDF if it was rendered before, else None (never renders)."""
     name = _storage_name(diploma)
@@ -888,6 +873,19 @@ def stored_pdf(diploma) -> bytes | None:
         return None
     with default_storage.open(name, "rb") as handle:
         return handle.read()
+
+
+def render_pdf(diploma) -> bytes:
+    """The diploma's signed PDF: rendered once, then read from storage."""
+    stored = stored_pdf(diploma)
+    if stored is not None:
+        return stored
+    data = build_pdf(diploma)
+    saved = default_storage.save(_storage_name(diploma), ContentFile(data))
+    if saved != _storage_name(diploma):  # another worker stored its copy first: serve that one
+        default_storage.delete(saved)
+        return stored_pdf(diploma) or data
+    return data
 
 
 # --- verification ------------------------------------------------------------------------------
