@@ -215,33 +215,49 @@ def _progress(stack: PrivateStack, publication_id: int) -> int:
 
 
 def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
+    import psycopg
+
     stack = private_stack
     stack.kill_worker()
-    # Small batches: the preparation takes long enough to be interrupted half-way.
-    stack.env["RESULTS_PUBLICATION_BATCH"] = "10"
+    stack.env["RESULTS_PUBLICATION_BATCH"] = "10"  # many batches
     stack.start_worker()
-    out = stack.shell(
-        "from django.utils import timezone\n"
-        "from results.models import Computation\n"
-        "from results.publication import schedule_publication\n"
-        "c = Computation.objects.filter(status='done').latest('pk')\n"
-        "print(schedule_publication(c, timezone.now(), None, 'kill test').pk, c.processed)\n"
-    )
-    publication_id, expected = (int(x) for x in out.split()[-2:])
-    wait_for(lambda: _progress(stack, publication_id) > 0, 60, "the preparation to start")
-    stack.kill_worker()
-    status = _sql(
-        stack, "SELECT status, count FROM results_publication WHERE id = %s", [publication_id]
-    )
-    assert status[0] == ("preparing", 0), status  # nothing half-committed
-    assert (
-        _sql(
-            stack,
-            "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
-            [publication_id],
-        )[0][0]
-        == 0
-    )
+    # Held until the worker is killed: the preparation writes every batch, then waits for the
+    # audit chain to record itself, inside its transaction. The kill lands there, between the
+    # last row and the commit, however fast the machine writes the rows.
+    url = stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
+    holder = psycopg.connect(url)
+    try:
+        assert holder.execute(
+            "SELECT id FROM audit_auditchainhead WHERE id = 1 FOR UPDATE"
+        ).fetchone()
+        out = stack.shell(
+            "from django.utils import timezone\n"
+            "from results.models import Computation\n"
+            "from results.publication import schedule_publication\n"
+            "c = Computation.objects.filter(status='done').latest('pk')\n"
+            "print(schedule_publication(c, timezone.now(), None, 'kill test').pk, c.processed)\n"
+        )
+        publication_id, expected = (int(x) for x in out.split()[-2:])
+        # The worker may first finish sending the notices of the session's first publication.
+        wait_for(
+            lambda: _progress(stack, publication_id) >= expected, 180, "every batch to be written"
+        )
+        stack.kill_worker()
+        status = _sql(
+            stack, "SELECT status, count FROM results_publication WHERE id = %s", [publication_id]
+        )
+        assert status[0] == ("preparing", 0), status  # nothing half-committed
+        assert (
+            _sql(
+                stack,
+                "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
+                [publication_id],
+            )[0][0]
+            == 0
+        )
+    finally:
+        holder.rollback()
+        holder.close()
     stack.start_worker()  # the message comes back (acks_late, visibility timeout 10 s)
 
     def ready():
