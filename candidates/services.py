@@ -218,29 +218,29 @@ def erase_rejected_values(errors: Sequence[Mapping[str, Any]]) -> list[dict[str,
     line, its column, its code and the parameters of the rule (line numbers, limits, counts);
     every other parameter becomes ERASED, and the reason is written again from what is left
     (the old one quoted the values). Idempotent."""
-    erased = []
-    for error in errors:
-        line = error.get("line", 0)
-        column = error.get("column", "")
-        item: dict[str, Any] = {
-            "line": line if isinstance(line, int) and not isinstance(line, bool) else 0,
-            "column": column if column in COLUMNS else "",
-        }
-        code = error.get("code")
-        if isinstance(code, str) and code:
-            params = error.get("params") or {}
-            item["code"] = code
-            item["params"] = {
-                name: value if _kept_param(name, value) else ERASED
-                for name, value in params.items()
-            }
-            with translation.override(settings.LANGUAGE_CODE):
-                item["reason"] = error_message(code, item["params"])
-        else:
-            # A record without a code: its reason cannot be written again without the values.
-            item["reason"] = ERASED
-        erased.append(item)
-    return erased
+    with translation.override(settings.LANGUAGE_CODE):
+        return [_erased(error) for error in errors]
+
+
+def _erased(error: Mapping[str, Any]) -> dict[str, Any]:
+    line = error.get("line", 0)
+    column = error.get("column", "")
+    item: dict[str, Any] = {
+        "line": line if isinstance(line, int) and not isinstance(line, bool) else 0,
+        "column": column if column in COLUMNS else "",
+    }
+    code = error.get("code")
+    if not (isinstance(code, str) and code):
+        # A record without a code: its reason cannot be written again without the values.
+        item["reason"] = ERASED
+        return item
+    item["code"] = code
+    item["params"] = {
+        name: value if _kept_param(name, value) else ERASED
+        for name, value in (error.get("params") or {}).items()
+    }
+    item["reason"] = error_message(code, item["params"])
+    return item
 
 
 # -- The outcome ------------------------------------------------------------------------------

@@ -82,7 +82,9 @@ def export_diplomas(candidate, actor, address: str | None):
             "files": sorted(files),
         }
         if pdf is None:
-            row["note"] = "the PDF has not been rendered yet: download it from your diploma page"
+            row["note"] = str(
+                _("The PDF has not been made yet: download it from your diploma page.")
+            )
         out.files.update(files)
         out.records.append(row)
     refusals = (

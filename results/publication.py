@@ -52,7 +52,7 @@ from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
 from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
-from .services import kept_marks, mark_key
+from .services import kept_marks_of, mark_key
 
 logger = logging.getLogger(__name__)
 
@@ -618,9 +618,10 @@ def candidates_regraded_since(computation: Computation) -> int:
             )
         )
 
+    rows = list(kept.values_list("candidate_id", "mark_keys", "marks"))
+    now = kept_marks_of([candidate_id for candidate_id, _keys, _marks in rows], computation.sitting)
     return sum(
-        pairs(keys, marks) != pairs(**kept_marks(candidate_id, computation.sitting))
-        for candidate_id, keys, marks in kept.values_list("candidate_id", "mark_keys", "marks")
+        pairs(keys, marks) != pairs(**now[candidate_id]) for candidate_id, keys, marks in rows
     )
 
 
@@ -655,6 +656,8 @@ def schedule_publication(
         raise PublicationError(
             _("This computation was made before results kept their marks: compute again.")
         )
+    if getattr(computation, "academy_id", None) is not None:
+        raise PublicationError(_("Only a computation of the whole session can be published."))
     regraded = candidates_regraded_since(computation)
     if regraded:
         raise PublicationError(
@@ -667,8 +670,6 @@ def schedule_publication(
             )
             % {"count": regraded}
         )
-    if getattr(computation, "academy_id", None) is not None:
-        raise PublicationError(_("Only a computation of the whole session can be published."))
     with transaction.atomic():
         _lock_session(computation.session)
         if Publication.objects.filter(

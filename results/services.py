@@ -1075,24 +1075,34 @@ def pack_marks(keys: Sequence[int], marks: Sequence[int]) -> tuple[bytes, bytes]
     return struct.pack(f">{count}i", *keys), struct.pack(f">{count}h", *marks)
 
 
-def kept_marks(candidate_id: int, sitting: str) -> dict[str, bytes | None]:
-    """ComputedResult's mark_keys and marks for one candidate's grades as they stand, as a
-    computation of `sitting` keeps them (one candidate recomputed, e.g. after a complaint)."""
-    grades = Grade.objects.filter(candidate_id=candidate_id)
+def kept_marks_of(candidate_ids: Iterable[int], sitting: str) -> dict[int, dict[str, bytes | None]]:
+    """ComputedResult's mark_keys and marks for these candidates' grades as they stand, as a
+    computation of `sitting` keeps them (one query; candidates without grades get None)."""
     catch_up = sitting == Sitting.CATCH_UP
+    grades = Grade.objects.filter(candidate_id__in=candidate_ids)
     if not catch_up:
         grades = grades.filter(sitting=Sitting.NORMAL)
-    keys: list[int] = []
-    marks: list[int] = []
-    for subject_id, component, grade_sitting, mark in grades.values_list(
-        "subject_id", "component", "sitting", "mark"
+    keys: dict[int, list[int]] = defaultdict(list)
+    marks: dict[int, list[int]] = defaultdict(list)
+    for candidate_id, subject_id, component, grade_sitting, mark in grades.values_list(
+        "candidate_id", "subject_id", "component", "sitting", "mark"
     ):
-        keys.append(mark_key(subject_id, component, grade_sitting if catch_up else None))
-        marks.append(int(mark * 100))
-    if not keys:
-        return {"mark_keys": None, "marks": None}
-    packed_keys, packed_marks = pack_marks(keys, marks)
-    return {"mark_keys": packed_keys, "marks": packed_marks}
+        keys[candidate_id].append(
+            mark_key(subject_id, component, grade_sitting if catch_up else None)
+        )
+        marks[candidate_id].append(int(mark * 100))
+    kept: dict[int, dict[str, bytes | None]] = defaultdict(
+        lambda: {"mark_keys": None, "marks": None}
+    )
+    for candidate_id, candidate_keys in keys.items():
+        packed_keys, packed_marks = pack_marks(candidate_keys, marks[candidate_id])
+        kept[candidate_id] = {"mark_keys": packed_keys, "marks": packed_marks}
+    return kept
+
+
+def kept_marks(candidate_id: int, sitting: str) -> dict[str, bytes | None]:
+    """kept_marks_of for one candidate (recomputed alone, e.g. after a complaint)."""
+    return kept_marks_of([candidate_id], sitting)[candidate_id]
 
 
 def _packed(current: list[Any]) -> tuple:

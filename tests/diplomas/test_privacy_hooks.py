@@ -40,7 +40,7 @@ def test_the_export_holds_the_diploma_and_its_stored_faces(diploma, candidate_a)
     assert json.loads(part.files[credential]) == diploma.credential
     assert part.files[sd_jwt].decode("ascii") == diploma.sd_jwt
     # Never rendered: no PDF is made up for the export, and the record says where to get it.
-    assert "not been rendered" in row["note"]
+    assert "has not been made yet" in row["note"]
     json.dumps(part.records)  # JSON-ready as it is
 
 

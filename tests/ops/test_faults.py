@@ -214,6 +214,14 @@ def _progress(stack: PrivateStack, publication_id: int) -> int:
     return 0
 
 
+def _published_rows(stack: PrivateStack, publication_id: int) -> int:
+    return _sql(
+        stack,
+        "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
+        [publication_id],
+    )[0][0]
+
+
 def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
     import psycopg
 
@@ -247,14 +255,7 @@ def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
             stack, "SELECT status, count FROM results_publication WHERE id = %s", [publication_id]
         )
         assert status[0] == ("preparing", 0), status  # nothing half-committed
-        assert (
-            _sql(
-                stack,
-                "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
-                [publication_id],
-            )[0][0]
-            == 0
-        )
+        assert _published_rows(stack, publication_id) == 0
     finally:
         holder.rollback()
         holder.close()
@@ -286,14 +287,7 @@ def test_worker_killed_mid_publication_completes_exactly_once(private_stack):
     stack.shell(
         f"from results.publication import prepare_publication_task as t; t({publication_id})"
     )
-    assert (
-        _sql(
-            stack,
-            "SELECT COUNT(*) FROM results_publishedresult WHERE publication_id = %s",
-            [publication_id],
-        )[0][0]
-        == expected
-    )
+    assert _published_rows(stack, publication_id) == expected
 
 
 # --- PostgreSQL restarted ---------------------------------------------------------------------
