@@ -52,7 +52,7 @@ from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
 from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
-from .services import kept_marks_of, mark_key
+from .services import kept_marks_of, lock_grades, mark_key
 
 logger = logging.getLogger(__name__)
 
@@ -625,6 +625,21 @@ def candidates_regraded_since(computation: Computation) -> int:
     )
 
 
+def _refuse_if_regraded(computation: Computation) -> None:
+    regraded = candidates_regraded_since(computation)
+    if regraded:
+        raise PublicationError(
+            ngettext(
+                "The grades of %(count)d candidate were corrected after this computation: "
+                "compute the session again, then publish that computation.",
+                "The grades of %(count)d candidates were corrected after this computation: "
+                "compute the session again, then publish that computation.",
+                regraded,
+            )
+            % {"count": regraded}
+        )
+
+
 def _next_version(session: ExamSession, sitting: str) -> int:
     last = (
         Publication.objects.filter(session=session, sitting=sitting)
@@ -658,18 +673,7 @@ def schedule_publication(
         )
     if getattr(computation, "academy_id", None) is not None:
         raise PublicationError(_("Only a computation of the whole session can be published."))
-    regraded = candidates_regraded_since(computation)
-    if regraded:
-        raise PublicationError(
-            ngettext(
-                "The grades of %(count)d candidate were corrected after this computation: "
-                "compute the session again, then publish that computation.",
-                "The grades of %(count)d candidates were corrected after this computation: "
-                "compute the session again, then publish that computation.",
-                regraded,
-            )
-            % {"count": regraded}
-        )
+    _refuse_if_regraded(computation)
     with transaction.atomic():
         _lock_session(computation.session)
         if Publication.objects.filter(
@@ -734,6 +738,9 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
+            # The grades first, then the session: the order in which an accepted complaint
+            # takes them (it corrects a grade, then publishes a correction).
+            lock_grades(publication.session)
             _lock_session(publication.session)
             # A second delivery of the task (acks_late after a lost worker) may have waited for
             # the lock while the first finished: do nothing twice.
@@ -742,6 +749,10 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
                 != Status.PREPARING
             ):
                 return Publication.objects.get(pk=publication.pk)
+            # Checked at scheduling, and again here with the session's grades held until the
+            # commit: a correction made in between would otherwise be published as neither
+            # its mark nor the average it gives.
+            _refuse_if_regraded(publication.computation)
             digest = hashlib.sha256()
             count = 0
             if connection.vendor == "postgresql":

@@ -364,7 +364,9 @@ def import_grades(
     return outcome
 
 
-def _lock_grades(session: ExamSession) -> None:
+def lock_grades(session: ExamSession) -> None:
+    """Hold the session's grades until the transaction ends (imports, corrections and the
+    preparation of a publication take turns)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_GRADES_LOCK, session.pk])
@@ -457,7 +459,7 @@ def _store_grades(
     keys = _Keys(rows)
     combos = keys.combos
     with transaction.atomic():
-        _lock_grades(session)
+        lock_grades(session)
         existing = _existing_grades(session, rows, keys)
         tracker.stored(0.2)
         creates: list[GradeRow] = []
@@ -627,7 +629,7 @@ def set_grade(
         raise GradeError(Code.SITTING_INVALID, {"value": sitting}, "sitting")
     label = f"{subject.code} {component}"
     with transaction.atomic():
-        _lock_grades(candidate.session)
+        lock_grades(candidate.session)
         grade = (
             Grade.objects.select_for_update()
             .filter(candidate=candidate, subject=subject, component=component, sitting=sitting)

@@ -292,6 +292,26 @@ def test_a_computation_is_not_published_over_grades_corrected_after_it(
     assert not Publication.objects.exists()
 
 
+def test_a_grade_corrected_between_scheduling_and_preparation_fails_the_publication(
+    results, candidate_a, ministry_staff, clock
+):
+    """Scheduling found the grades as computed; a correction lands before the worker prepares
+    the snapshot. The preparation checks again, with the grades held: it publishes nothing
+    and says why, and the result stays unpublished."""
+    clock.advance(3600)
+    publication = services.schedule_publication(results, clock.now, ministry_staff)  # not run yet
+    grade = Grade.objects.get(candidate=candidate_a, component="national")
+    grade.mark = Decimal("17.25")
+    grade.save()
+    with pytest.raises(services.PublicationError, match="1 candidate were corrected"):
+        services.prepare_publication(publication.pk)
+    publication.refresh_from_db()
+    assert publication.status == Publication.Status.FAILED
+    assert "1 candidate were corrected" in publication.error
+    assert not PublishedResult.objects.exists()
+    assert lookup_public(massar(candidate_a), "192.0.2.1").status == NOT_PUBLISHED
+
+
 def test_candidates_are_told_once_when_the_moment_has_come(results, clock, _no_push):
     moment = clock.now + datetime.timedelta(minutes=30)
     publication = publish(results, moment)
