@@ -52,7 +52,7 @@ from . import lookup as lookup_rules
 from . import signals, snapshot
 from .lookup import SnapshotRow
 from .models import Computation, ComputedResult, Grade, Publication, PublishedResult, Sitting
-from .services import kept_marks_of, lock_grades, mark_key
+from .services import kept_marks_of, lock_grades, mark_key, unpack_kept_marks
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,39 @@ Kind = Publication.Kind
 
 class PublicationError(Exception):
     """The request cannot be carried out; the message is for the person who asked."""
+
+
+def _grades_corrected_message(count: int) -> str:
+    return ngettext(
+        "The grades of %(count)d candidate were corrected after this computation: "
+        "compute the session again, then publish that computation.",
+        "The grades of %(count)d candidates were corrected after this computation: "
+        "compute the session again, then publish that computation.",
+        count,
+    ) % {"count": count}
+
+
+class GradesCorrected(PublicationError):
+    """Grades of `count` candidates were corrected after the computation. A publication that
+    fails so keeps the count, not the text: its page says it in the reader's language."""
+
+    CODE = "grades_corrected"
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(_grades_corrected_message(count))
+
+    @property
+    def stored(self) -> str:
+        return f"{self.CODE}:{self.count}"
+
+
+def failure_of(publication: Publication) -> str:
+    """Why the publication failed, in the active language where the cause is known."""
+    code, _sep, count = publication.error.partition(":")
+    if code == GradesCorrected.CODE and count.isdigit():
+        return _grades_corrected_message(int(count))
+    return publication.error
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -232,13 +265,8 @@ def snapshot_batches(
 
 def unpack_marks(codes: _MarkCodes, keys: bytes | None, marks: bytes | None) -> list:
     """(component, subject code, sitting, mark) of a result's kept marks (ComputedResult)."""
-    if not keys:
-        return []
-    count = len(keys) // 4
     unpacked = []
-    for key, units in zip(
-        struct.unpack(f">{count}i", keys), struct.unpack(f">{count}h", marks), strict=True
-    ):
+    for key, units in unpack_kept_marks(keys, marks):
         try:
             component, code, grade_sitting = codes.marks[key]
         except KeyError:
@@ -605,39 +633,19 @@ def candidates_regraded_since(computation: Computation) -> int:
     if not touched or touched > _COMPARED_AT_MOST:
         return touched
 
-    def pairs(mark_keys: bytes | None, marks: bytes | None) -> list[tuple[int, int]]:
-        """(key, mark) of every mark, in key order (computations keep them in read order)."""
-        if not mark_keys:
-            return []
-        count = len(mark_keys) // 4
-        return sorted(
-            zip(
-                struct.unpack(f">{count}i", mark_keys),
-                struct.unpack(f">{count}h", marks),  # type: ignore[arg-type]
-                strict=True,
-            )
-        )
-
     rows = list(kept.values_list("candidate_id", "mark_keys", "marks"))
     now = kept_marks_of([candidate_id for candidate_id, _keys, _marks in rows], computation.sitting)
+    # Sorted: a computation keeps the marks in the order it read them.
     return sum(
-        pairs(keys, marks) != pairs(**now[candidate_id]) for candidate_id, keys, marks in rows
+        sorted(unpack_kept_marks(keys, marks)) != sorted(unpack_kept_marks(**now[candidate_id]))
+        for candidate_id, keys, marks in rows
     )
 
 
 def _refuse_if_regraded(computation: Computation) -> None:
     regraded = candidates_regraded_since(computation)
     if regraded:
-        raise PublicationError(
-            ngettext(
-                "The grades of %(count)d candidate were corrected after this computation: "
-                "compute the session again, then publish that computation.",
-                "The grades of %(count)d candidates were corrected after this computation: "
-                "compute the session again, then publish that computation.",
-                regraded,
-            )
-            % {"count": regraded}
-        )
+        raise GradesCorrected(regraded)
 
 
 def _next_version(session: ExamSession, sitting: str) -> int:
@@ -796,7 +804,8 @@ def prepare_publication(publication_id: int, batch_size: int | None = None) -> P
     except Exception as exc:
         logger.exception("publication %s failed", publication_id)
         Publication.objects.filter(pk=publication_id, status=Status.PREPARING).update(
-            status=Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+            status=Status.FAILED,
+            error=getattr(exc, "stored", None) or f"{type(exc).__name__}: {exc}"[:2000],
         )
         try:
             store.drop(ns, ())

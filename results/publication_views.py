@@ -16,6 +16,7 @@ from identity.models import Role
 from .models import Computation, Publication
 from .publication import (
     PublicationError,
+    failure_of,
     progress_of,
     publishable_computations,
     schedule_publication,
@@ -129,6 +130,7 @@ def publication_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "results/publications/detail.html",
         {
             "publication": publication,
+            "failure": failure_of(publication),
             "state": state,
             "progress": progress_of(publication),
             "total": publication.computation.total,

@@ -1077,6 +1077,16 @@ def pack_marks(keys: Sequence[int], marks: Sequence[int]) -> tuple[bytes, bytes]
     return struct.pack(f">{count}i", *keys), struct.pack(f">{count}h", *marks)
 
 
+def unpack_kept_marks(mark_keys: bytes | None, marks: bytes | None) -> list[tuple[int, int]]:
+    """pack_marks undone: (key, mark in hundredths) of each kept mark, in the order kept."""
+    if not mark_keys or marks is None:
+        return []
+    count = len(mark_keys) // 4
+    return list(
+        zip(struct.unpack(f">{count}i", mark_keys), struct.unpack(f">{count}h", marks), strict=True)
+    )
+
+
 def kept_marks_of(candidate_ids: Iterable[int], sitting: str) -> dict[int, dict[str, bytes | None]]:
     """ComputedResult's mark_keys and marks for these candidates' grades as they stand, as a
     computation of `sitting` keeps them (one query; candidates without grades get None)."""

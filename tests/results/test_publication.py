@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from django.utils import translation
 
 from audit.models import AuditEntry
 from exams.models import Subject
@@ -307,7 +308,9 @@ def test_a_grade_corrected_between_scheduling_and_preparation_fails_the_publicat
         services.prepare_publication(publication.pk)
     publication.refresh_from_db()
     assert publication.status == Publication.Status.FAILED
-    assert "1 candidate were corrected" in publication.error
+    assert "1 candidate were corrected" in services.failure_of(publication)
+    with translation.override("fr"):  # kept as a count: said in the reader's language
+        assert "Les notes de 1 candidat ont été corrigées" in services.failure_of(publication)
     assert not PublishedResult.objects.exists()
     assert lookup_public(massar(candidate_a), "192.0.2.1").status == NOT_PUBLISHED
 

@@ -73,6 +73,28 @@ def test_the_form_says_in_french_that_grades_were_corrected_after_the_computatio
     assert "Les notes de 1 candidat ont été corrigées après ce calcul" in page
 
 
+def test_a_publication_failed_over_corrected_grades_says_why_in_the_readers_language(
+    results, candidate_a, client_for, ministry_staff, clock
+):
+    from results.publication import PublicationError, prepare_publication, schedule_publication
+
+    clock.advance(3600)
+    publication = schedule_publication(results, clock.now, ministry_staff)  # not prepared yet
+    grade = Grade.objects.get(candidate=candidate_a, component="national")
+    grade.mark = Decimal("17.25")
+    grade.save()
+    with pytest.raises(PublicationError):
+        prepare_publication(publication.pk)
+    staff = client_for(ministry_staff)
+    for language, said in (
+        ("fr", "Les notes de 1 candidat ont été corrigées après ce calcul"),
+        ("en", "The grades of 1 candidate were corrected after this computation"),
+    ):
+        staff.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = staff.get(f"/staff/publications/{publication.pk}/").content.decode()
+        assert said in page
+
+
 @pytest.mark.parametrize(
     "reason, status", [("wrong track coefficients", "withdrawn"), ("", "ready")]
 )
